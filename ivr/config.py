@@ -1,0 +1,125 @@
+"""One typed, immutable settings object.
+
+Sources, later ones winning: the embedded defaults below, one TOML file (``--config`` or
+``WATCHLINE_CONFIG``), then environment variables ``WATCHLINE_<SECTION>__<KEY>``
+(for example ``WATCHLINE_WEB__PORT=8081``). The object is built once at start-up and
+passed explicitly; nothing reads the environment after that.
+
+Secrets are ``SecretStr`` so they never appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from ivr.errors import ConfigError
+
+
+def default_cache_dir() -> Path:
+    """Where provisioned runtimes (the sid root) are cached: outside the repo, shared by runs."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "watchline"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class AsteriskSettings(_Section):
+    """How the controller reaches Asterisk.
+
+    ``mode = "sandbox"`` (the default) starts a private Asterisk from ``dialplans/`` and takes
+    its ports and secrets from it; ``"external"`` connects to the host and ports given here.
+    """
+
+    mode: Literal["sandbox", "external"] = "sandbox"
+    host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "watchline"
+    ami_secret: SecretStr = SecretStr("")
+    ari_port: int = 8088
+    ari_username: str = "watchline"
+    ari_password: SecretStr = SecretStr("")
+    ari_app: str = "watchline"
+    #: How Asterisk names the trunk or endpoint prefix members are dialled through.
+    dial_prefix: str = "PJSIP/"
+    #: Path Asterisk sees for files we hand it (prompts, bulletins); differs when it runs in a root.
+    media_dir_in_asterisk: str | None = None
+
+
+class SandboxSettings(_Section):
+    """The private Asterisk used by the demo, tests and benchmarks (never bound beyond loopback)."""
+
+    cache_dir: Path = Field(default_factory=default_cache_dir)
+    #: Debian mirror for the sid root; None reads the one the host's own apt sources name.
+    debian_mirror: str | None = None
+    #: Rig phone endpoints generated into pjsip.conf (phone100, phone101, ...).
+    test_endpoints: int = 64
+    #: "auto" uses a native Asterisk 20+ when installed, else the sid root.
+    runtime: Literal["auto", "native", "sidroot"] = "auto"
+
+
+class WebSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="WATCHLINE_",
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+    )
+
+    #: Everything the controller keeps: the database, recordings, reports, rendered prompts.
+    data_dir: Path = Path("var")
+    #: SQLAlchemy URL; default is SQLite in data_dir. PostgreSQL works with an asyncpg URL.
+    database_url: str | None = None
+    log_level: str = "INFO"
+
+    asterisk: AsteriskSettings = AsteriskSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    web: WebSettings = WebSettings()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'watchline.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the TOML file (passed as init kwargs), which beats the defaults.
+        return (env_settings, init_settings)
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if any), apply env overrides, validate. Raises ConfigError."""
+    path = path or (Path(p) if (p := os.environ.get("WATCHLINE_CONFIG")) else None)
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as e:
+            raise ConfigError(f"config file {path} not found") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path}: {e}") from e
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(f"invalid configuration: {e}") from e

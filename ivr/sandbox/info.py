@@ -1,0 +1,82 @@
+"""What a running Asterisk sandbox tells its users: ports, secrets, paths, rig endpoints.
+
+Pure data; produced by :class:`ivr.sandbox.AsteriskSandbox`, consumed by the controller,
+the rig, tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class RigEndpoint:
+    """A PJSIP endpoint generated for a simulated phone.
+
+    ``name`` is the endpoint id and SIP username (the number's digits, e.g. ``441632960100``);
+    ``number`` is its E.164 form. Numbers come from Ofcom's drama range 01632 960xxx,
+    so they can never ring a real phone.
+    """
+
+    name: str
+    password: str
+    number: str
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    instance_dir: Path
+    host: str
+    sip_port: int
+    ami_port: int
+    ami_username: str
+    ami_secret: str
+    ari_port: int
+    ari_username: str
+    ari_password: str
+    ari_app: str
+    rtp_start: int
+    rtp_end: int
+    endpoints: tuple[RigEndpoint, ...]
+    #: Asterisk's full log (dialplan steps at verbose 3), on the host.
+    log_file: Path
+    #: Where ARI stores recordings, on the host (fetch them over ARI HTTP anyway).
+    recordings_dir: Path
+    #: Our sounds folder, on the host; Asterisk plays files here as ``sound:watchline/<name>``.
+    sounds_dir: Path
+    #: Where rig fax machines' received TIFFs land, on the host.
+    fax_dir: Path
+    #: The same folders as Asterisk sees them (they differ when it runs in a chroot).
+    sounds_dir_in_asterisk: str
+    fax_dir_in_asterisk: str
+
+    @property
+    def ari_url(self) -> str:
+        return f"http://{self.host}:{self.ari_port}"
+
+    def endpoint(self, index: int) -> RigEndpoint:
+        return self.endpoints[index]
+
+
+def info_to_json(info: SandboxInfo) -> dict[str, object]:
+    """Serialise for the state file of a detached sandbox (it holds secrets: mode 0600)."""
+    data: dict[str, object] = {}
+    for key, value in info.__dict__.items():
+        if isinstance(value, Path):
+            data[key] = str(value)
+        elif key == "endpoints":
+            data[key] = [e.__dict__ for e in value]
+        else:
+            data[key] = value
+    return data
+
+
+def info_from_json(data: dict[str, object]) -> SandboxInfo:
+    values = dict(data)
+    for key in ("instance_dir", "log_file", "recordings_dir", "sounds_dir", "fax_dir"):
+        values[key] = Path(str(values[key]))
+    raw = values["endpoints"]
+    assert isinstance(raw, list)
+    values["endpoints"] = tuple(RigEndpoint(**e) for e in raw)
+    return SandboxInfo(**values)  # type: ignore[arg-type]
