@@ -1,0 +1,198 @@
+"""The composition root: build every long-lived part from one Settings object.
+
+    async with Controller(settings) as controller:
+        ...                      # AMI + ARI connected, dialogues served, API listening
+
+``Controller`` owns each part's lifetime through one AsyncExitStack and one TaskGroup:
+nothing is fire-and-forget, and leaving the block stops everything in reverse order.
+``run()`` is what ``ivr serve`` calls: it serves until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from ivr.ami.client import AmiClient
+from ivr.ari.client import AriClient
+from ivr.config import Settings
+from ivr.errors import ConfigError
+from ivr.flows.selftest import selftest_dialogue
+from ivr.sandbox import AsteriskSandbox, SandboxInfo
+from ivr.telephony.dispatcher import Dialogue, StasisDispatcher
+from ivr.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sandbox: SandboxInfo | None = None,
+        dialogues: Mapping[str, Dialogue] | None = None,
+        serve_web: bool = True,
+    ) -> None:
+        self.settings = settings
+        self._given_sandbox = sandbox
+        self._extra_dialogues = dict(dialogues or {})
+        self._serve_web = serve_web
+        self._stack = contextlib.AsyncExitStack()
+        self._tasks: asyncio.TaskGroup | None = None
+        self.asterisk: SandboxInfo | None = None
+        self.ami: AmiClient | None = None
+        self.ari: AriClient | None = None
+        self.dispatcher: StasisDispatcher | None = None
+        self.web_port: int | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Controller:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.asterisk = await self._asterisk_endpoint()
+        a = self.asterisk
+        self.ami = await self._stack.enter_async_context(
+            AmiClient(a.host, a.ami_port, a.ami_username, a.ami_secret)
+        )
+        self.ari = await self._stack.enter_async_context(
+            AriClient(a.ari_url, a.ari_username, a.ari_password, a.ari_app)
+        )
+        await self.ari.wait_connected(timeout_s=15)
+        dialogues: dict[str, Dialogue] = {"selftest": selftest_dialogue()}
+        dialogues.update(self._extra_dialogues)
+        self.dispatcher = StasisDispatcher(self.ari, dialogues)
+        self._tasks = await self._stack.enter_async_context(_TaskOwner())
+        self._tasks.create_task(self.dispatcher.run(), name="stasis-dispatcher")
+        if self._serve_web:
+            await self._start_web()
+        log.info(
+            "controller up: Asterisk %s:%d, API on %s:%s",
+            a.host,
+            a.ami_port,
+            s.web.host,
+            self.web_port,
+        )
+
+    async def _asterisk_endpoint(self) -> SandboxInfo:
+        """The sandbox given, the detached one (`ivr asterisk up`), or a private one."""
+        if self._given_sandbox is not None:
+            return self._given_sandbox
+        s = self.settings
+        if s.asterisk.mode == "external":
+            return _external_info(s)
+        from ivr.cli.asterisk import running_detached, state_dir
+
+        found = running_detached(s)
+        if found is not None:
+            return found[0]
+        sandbox = AsteriskSandbox(s.sandbox, state_dir(s), ari_app=s.asterisk.ari_app)
+        await self._stack.enter_async_context(sandbox)
+        return sandbox.info
+
+    async def _start_web(self) -> None:
+        runner = web.AppRunner(create_app(self), access_log=None)
+        await runner.setup()
+        self._stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.web_port = sockets[0].getsockname()[1] if sockets else self.settings.web.port
+
+    # ---- queries ------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "ami": bool(self.ami and self.ami.connected),
+            "ari": bool(self.ari and self.ari.connected),
+            "active_calls": len(self.dispatcher.active) if self.dispatcher else 0,
+        }
+
+
+class _TaskOwner:
+    """A TaskGroup whose tasks are cancelled (not awaited to completion) on exit."""
+
+    def __init__(self) -> None:
+        self._group = asyncio.TaskGroup()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def __aenter__(self) -> asyncio.TaskGroup:
+        await self._group.__aenter__()
+        original = self._group.create_task
+
+        def create_task(coro: Any, **kw: Any) -> asyncio.Task[Any]:
+            task = original(coro, **kw)
+            self._tasks.append(task)
+            return task
+
+        self._group.create_task = create_task  # type: ignore[method-assign]
+        return self._group
+
+    async def __aexit__(self, *exc: Any) -> None:
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._group.__aexit__(None, None, None)
+
+
+def _external_info(s: Settings) -> SandboxInfo:
+    a = s.asterisk
+    if not a.ami_secret.get_secret_value() or not a.ari_password.get_secret_value():
+        raise ConfigError("asterisk.mode = external needs asterisk.ami_secret and ari_password")
+    data = s.data_dir.resolve()
+    return SandboxInfo(
+        instance_dir=data, host=a.host, sip_port=0, ami_port=a.ami_port,
+        ami_username=a.ami_username, ami_secret=a.ami_secret.get_secret_value(),
+        ari_port=a.ari_port, ari_username=a.ari_username,
+        ari_password=a.ari_password.get_secret_value(), ari_app=a.ari_app,
+        rtp_start=0, rtp_end=0, endpoints=(), log_file=Path("/var/log/asterisk/full"),
+        recordings_dir=data / "recordings", sounds_dir=data / "sounds",
+        fax_dir=data / "fax",
+        sounds_dir_in_asterisk=a.media_dir_in_asterisk or str(data / "sounds"),
+        fax_dir_in_asterisk=str(data / "fax"),
+    )  # fmt: skip
+
+
+def run(settings: Settings) -> int:
+    """Serve until SIGTERM/SIGINT; return the process exit code."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with Controller(settings) as controller:
+            print(
+                f"watchline serving on http://{settings.web.host}:{controller.web_port}", flush=True
+            )
+            await stop.wait()
+            log.info("stopping")
+
+    asyncio.run(main())
+    return 0

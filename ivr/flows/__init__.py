@@ -1,0 +1,1 @@
+"""IVR dialogues: what a caller hears and what their keys and words do."""

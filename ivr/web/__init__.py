@@ -1,0 +1,1 @@
+"""The aiohttp API and dashboard for coordinators and staff."""
