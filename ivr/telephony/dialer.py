@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ivr.ami.client import AmiClient
-from ivr.ami.messages import Event
+from ivr.ami.messages import Action, Event
+from ivr.errors import AmiActionError, AmiError
 
 #: How long after a failed originate the channel's Hangup event may still arrive.
 _HANGUP_GRACE_S = 3.0
@@ -83,4 +84,28 @@ async def dial(
                         cause = _int(event.get("Cause"))
                         cause_txt = event.get("Cause-txt")
                         break
+        if cause is None and dial_status is None:
+            cause, cause_txt = await _why_no_channel(ami, channel)
         return DialOutcome(channel_id, False, result.reason, cause, cause_txt, dial_status)
+
+
+async def _why_no_channel(ami: AmiClient, channel: str) -> tuple[int | None, str | None]:
+    """Asterisk could not even create the channel, so no Hangup event carries a cause.
+
+    For a PJSIP endpoint dialled directly (``PJSIP/<name>``, as rig phones and directly
+    registered handsets are), ask Asterisk about the endpoint: unknown means the number
+    does not exist here (cause 1), no reachable contact means it is not registered (20).
+    """
+    tech, _, resource = channel.partition("/")
+    if tech.upper() != "PJSIP" or not resource or "@" in resource or "/" in resource:
+        return None, None
+    try:
+        _, events = await ami.action_list(Action("PJSIPShowEndpoint", {"Endpoint": resource}))
+    except AmiActionError:
+        return 1, "Unallocated (unknown endpoint)"
+    except AmiError:
+        return None, None
+    state = next((e.get("DeviceState") for e in events if e.name == "EndpointDetail"), None)
+    if (state or "").casefold() in ("unavailable", "invalid"):
+        return 20, "Subscriber absent (not registered)"
+    return None, None

@@ -1,0 +1,60 @@
+"""Run the demo: one sandbox, one controller, one rig fleet, then every act in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ivr.app import Controller
+from ivr.config import Settings
+from ivr.demo.acts import ACTS
+from ivr.demo.context import DemoContext
+from ivr.sandbox import AsteriskSandbox
+from sip_test_rig.fleet import Fleet
+
+log = logging.getLogger(__name__)
+
+
+async def run_demo(settings: Settings, console: Console) -> bool:
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="watchline-demo-") as tmp:
+        work = Path(tmp)
+        demo_settings = settings.model_copy(update={"data_dir": work / "var"})
+        console.print("[bold]Watchline demo[/] - a real Asterisk 22, simulated phones")
+        async with AsteriskSandbox(settings.sandbox, work / "asterisk") as sandbox:
+            info = sandbox.info
+            console.print(
+                f"  Asterisk up in {sandbox.boot_seconds:.2f} s "
+                f"(SIP {info.sip_port}, AMI {info.ami_port}, ARI {info.ari_port})"
+            )
+            async with (
+                Controller(demo_settings, sandbox=info, serve_web=False) as controller,
+                Fleet(info.host, info.sip_port, log_dir=work / "rig") as fleet,
+            ):
+                ctx = DemoContext(console, info, controller, fleet, work)
+                for act in ACTS:
+                    try:
+                        await act(ctx)
+                    except Exception as e:  # an act's failure is reported, not a crash
+                        log.exception("demo act %s failed", act.__name__)
+                        ctx.record(act.__name__, False, f"{type(e).__name__}: {e}")
+    table = Table(title=f"Demo summary ({time.monotonic() - started:.0f} s)")
+    table.add_column("act")
+    table.add_column("result")
+    table.add_column("detail")
+    for act_name, ok, detail in ctx.summary:
+        table.add_row(act_name, "[green]ok[/]" if ok else "[red]FAILED[/]", detail)
+    console.print(table)
+    return all(ok for _, ok, _ in ctx.summary)
+
+
+def main(settings: Settings) -> int:
+    console = Console()
+    ok = asyncio.run(run_demo(settings, console))
+    return 0 if ok else 1
