@@ -31,6 +31,11 @@ def register(sub: Any) -> None:
     s.add_parser("up", help="start a detached sandbox").set_defaults(handler=_up)
     s.add_parser("down", help="stop the detached sandbox").set_defaults(handler=_down)
     s.add_parser("status", help="is the sandbox up? ports, pid").set_defaults(handler=_status)
+    rend = s.add_parser("render", help="render dialplans/ for a production Asterisk")
+    rend.add_argument("--out", type=Path, required=True, help="directory for the .conf files")
+    rend.add_argument("--bind", default="127.0.0.1", help="address SIP/AMI/ARI bind to")
+    rend.add_argument("--sip-port", type=int, default=5060)
+    rend.set_defaults(handler=_render)
     cli = s.add_parser("cli", help='run an Asterisk CLI command, e.g. "core show channels"')
     cli.add_argument("cli_command")
     cli.set_defaults(handler=_cli)
@@ -56,6 +61,35 @@ def running_detached(settings: Settings) -> tuple[SandboxInfo, int] | None:
     if pid_alive(pid) and is_our_asterisk(pid, str(info.instance_dir)):
         return info, pid
     return None
+
+
+def _render(settings: Settings, args: argparse.Namespace) -> int:
+    """Production configs: the AMI/ARI ports and secrets of the config, no rig endpoints."""
+    from ivr.errors import ConfigError
+    from ivr.sandbox.ports import PortBlock
+    from ivr.sandbox.render import RenderContext, render
+
+    a = settings.asterisk
+    if not a.ami_secret.get_secret_value() or not a.ari_password.get_secret_value():
+        raise ConfigError("set asterisk.ami_secret and asterisk.ari_password to render configs")
+    ports = PortBlock(
+        slot=-1, sip=args.sip_port, ami=a.ami_port, http=a.ari_port,
+        rtp_start=10000, rtp_end=20000, udptl_start=4000, udptl_end=4999,
+    )  # fmt: skip
+    ctx = RenderContext(
+        bind_address=args.bind,
+        ports=ports,
+        ami_username=a.ami_username,
+        ami_secret=a.ami_secret.get_secret_value(),
+        ari_username=a.ari_username,
+        ari_password=a.ari_password.get_secret_value(),
+        ari_app=a.ari_app,
+        endpoints=(),
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    written = render(ctx, args.out, None, include_rig=False, out_dir=args.out)
+    print(f"rendered {len(written)} files into {args.out}")
+    return 0
 
 
 def _provision(settings: Settings, args: argparse.Namespace) -> int:

@@ -80,29 +80,54 @@ def _link(link: Path, target_inside: str) -> None:
     link.symlink_to(target_inside)
 
 
+#: Templates for the test rig only (simulated fax machines...): never rendered for production.
+RIG_SUFFIX = "_rig.conf.j2"
+
+#: Debian's standard directories, for a production Asterisk (``ivr asterisk render``).
+DEBIAN_DIRS = {
+    "etc": "/etc/asterisk",
+    "modules": "/usr/lib/x86_64-linux-gnu/asterisk/modules",
+    "varlib": "/var/lib/asterisk",
+    "data": "/usr/share/asterisk",
+    "spool": "/var/spool/asterisk",
+    "run": "/var/run/asterisk",
+    "log": "/var/log/asterisk",
+}
+
+
 def render(
     ctx: RenderContext,
     instance_dir: Path,
-    runtime: AsteriskRuntime,
+    runtime: AsteriskRuntime | None,
     templates_dir: Path = DIALPLANS_DIR,
+    *,
+    include_rig: bool = True,
+    out_dir: Path | None = None,
 ) -> list[Path]:
-    """Render every template into ``instance_dir/etc``; returns the files written."""
+    """Render every template into ``instance_dir/etc`` (or ``out_dir``); returns the files.
+
+    ``runtime=None`` renders for a production Asterisk with Debian's standard directories.
+    """
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # these are Asterisk configs, not HTML
     )
-    inside = inside_path(runtime, instance_dir)
-    dirs = {
-        "etc": f"{inside}/etc",
-        "modules": runtime.modules_dir,
-        "varlib": f"{inside}/varlib",
-        "data": f"{inside}/data",
-        "spool": f"{inside}/spool",
-        "run": f"{inside}/run",
-        "log": f"{inside}/log",
-    }
+    if runtime is None:
+        dirs = dict(DEBIAN_DIRS)
+    else:
+        inside = inside_path(runtime, instance_dir)
+        dirs = {
+            "etc": f"{inside}/etc",
+            "modules": runtime.modules_dir,
+            "varlib": f"{inside}/varlib",
+            "data": f"{inside}/data",
+            "spool": f"{inside}/spool",
+            "run": f"{inside}/run",
+            "log": f"{inside}/log",
+        }
+    target = out_dir if out_dir is not None else instance_dir / "etc"
     values = {
         "dirs": dirs,
         "bind_address": ctx.bind_address,
@@ -123,7 +148,9 @@ def render(
     }
     written = []
     for tpl in sorted(templates_dir.glob("*.conf.j2")):
-        out = instance_dir / "etc" / tpl.name.removesuffix(".j2")
+        if not include_rig and tpl.name.endswith(RIG_SUFFIX):
+            continue
+        out = target / tpl.name.removesuffix(".j2")
         try:
             text = env.get_template(tpl.name).render(**values)
         except jinja2.TemplateError as e:
