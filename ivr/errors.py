@@ -32,6 +32,7 @@ boundary of the module that met them, so callers only ever catch these.
     │   ├── BulletinNotFound(bulletin_id)
     │   └── ReportNotFound(reference)
     ├── ConflictError                    the action does not fit the object's state
+    ├── StorageError                     the database failed (retryable when locked/disconnected)
     └── AuthError                        bad token/PIN, or locked out
 """
 
@@ -196,6 +197,14 @@ class ReportNotFound(NotFound):
 
 class ConflictError(WatchlineError):
     pass
+
+
+class StorageError(WatchlineError):
+    """The database failed. ``retryable`` when it was locked or the connection dropped."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        self.retryable = retryable
+        super().__init__(message)
 
 
 class AuthError(WatchlineError):

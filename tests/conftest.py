@@ -7,7 +7,8 @@ phones registered to it are the slow part). Tests that restart or break Asterisk
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,26 @@ import pytest_asyncio
 
 from ivr.config import SandboxSettings
 from ivr.sandbox import AsteriskSandbox, RigEndpoint, SandboxInfo
+from ivr.store.testing import TEST_DATABASE_URL_ENV
 from sip_test_rig.fleet import Fleet
+from tests.pg_cluster import throwaway_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def postgres_for_store_tests() -> Iterator[None]:
+    """Run the store's suite on PostgreSQL too, with a cluster of this session's own."""
+    if os.environ.get(TEST_DATABASE_URL_ENV):
+        yield
+        return
+    with throwaway_cluster() as url:
+        if url is not None:
+            os.environ[TEST_DATABASE_URL_ENV] = url
+        try:
+            yield
+        finally:
+            os.environ.pop(TEST_DATABASE_URL_ENV, None)
 
 
 @pytest.fixture(scope="session")
