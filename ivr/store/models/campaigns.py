@@ -72,8 +72,10 @@ class CampaignTarget(Base):
     __tablename__ = "campaign_targets"
     __table_args__ = (
         UniqueConstraint("campaign_id", "member_id"),
-        # Serves due_targets(): equality on the first two columns, range + order on the third.
-        Index("ix_campaign_targets_due", "campaign_id", "state", "next_attempt_at"),
+        # Serves due_targets(): equality on the first two columns, range + order on the
+        # third, and id as the order's tie-breaker (SQLite gets it free as the rowid;
+        # PostgreSQL needs it in the index, or it sorts every page).
+        Index("ix_campaign_targets_due", "campaign_id", "state", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -235,7 +235,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_campaign_targets_due",
         "campaign_targets",
-        ["campaign_id", "state", "next_attempt_at"],
+        ["campaign_id", "state", "next_attempt_at", "id"],
         unique=False,
     )
     op.create_index(
