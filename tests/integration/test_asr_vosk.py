@@ -57,7 +57,7 @@ def test_stream_gives_a_partial_for_every_frame_and_a_structured_final(
     assert any(partials), "some partial hypothesis should contain words"
 
     t = stream.finish()
-    assert t.engine == "vosk:model"
+    assert t.engine.startswith("vosk:")
     assert t.duration_s == pytest.approx(phone_speech.duration_s, abs=0.02)
     assert not t.no_speech
     assert t.segments

@@ -276,3 +276,11 @@ def test_phone_line_is_8khz_reproducible_and_noisy_at_the_given_snr() -> None:
     noise = one.samples.astype(float) - clean
     snr = 10 * np.log10(np.mean(clean**2) / np.mean(noise**2))
     assert 18 < snr < 21  # µ-law quantisation adds a little noise of its own
+
+
+def test_pcm16_bytes_round_trip_and_odd_lengths_are_refused() -> None:
+    """Asterisk's slin is little-endian int16; half a sample is a format error."""
+    a = Audio(np.array([1, -2, 32767], dtype=np.int16), 8000)
+    assert np.array_equal(Audio.from_pcm16(a.pcm16(), 8000).samples, a.samples)
+    with pytest.raises(AudioFormatError, match="odd length"):
+        Audio.from_pcm16(b"\x00\x01\x02", 8000)
