@@ -227,6 +227,8 @@ def write_wav(path: str | os.PathLike[str], audio: Audio) -> None:
     try:
         with io.FileIO(fd, "wb") as f:
             f.write(wav_bytes(audio))
+        # mkstemp makes 0600; Asterisk may run as another user and must read what we write
+        Path(tmp).chmod(0o644)
         Path(tmp).replace(target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
