@@ -23,10 +23,15 @@ from aiohttp import web
 
 from ivr.ami.client import AmiClient
 from ivr.ari.client import AriClient
+from ivr.auth.limiter import FailureLimiter
+from ivr.clock import Clock, SystemClock
+from ivr.components import Component, ComponentFactory, factories
 from ivr.config import Settings
 from ivr.errors import ConfigError
 from ivr.flows.selftest import selftest_dialogue
 from ivr.sandbox import AsteriskSandbox, SandboxInfo
+from ivr.speech.tts.ensure import ensure_prompts
+from ivr.store.database import Database
 from ivr.telephony.dispatcher import Dialogue, StasisDispatcher
 from ivr.web.app import create_app
 
@@ -41,11 +46,20 @@ class Controller:
         sandbox: SandboxInfo | None = None,
         dialogues: Mapping[str, Dialogue] | None = None,
         serve_web: bool = True,
+        components: list[ComponentFactory] | None = None,
+        clock: Clock | None = None,
+        install_prompts: bool = True,
     ) -> None:
         self.settings = settings
+        self.clock: Clock = clock or SystemClock()
         self._given_sandbox = sandbox
         self._extra_dialogues = dict(dialogues or {})
         self._serve_web = serve_web
+        self._factories = components
+        self._install_prompts = install_prompts
+        self.db: Database | None = None
+        self.components: list[Component] = []
+        self.auth_limiter = FailureLimiter(max_failures=10, window_s=60)
         self._stack = contextlib.AsyncExitStack()
         self._tasks: asyncio.TaskGroup | None = None
         self.asterisk: SandboxInfo | None = None
@@ -75,20 +89,35 @@ class Controller:
     async def _start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = await self._stack.enter_async_context(Database.open(s.resolved_database_url))
         self.asterisk = await self._asterisk_endpoint()
         a = self.asterisk
+        if self._install_prompts:
+            # warm: a fraction of a second; cold: about 30 s of Piper, once per machine
+            await asyncio.to_thread(ensure_prompts, s.speech, a.sounds_dir)
         self.ami = await self._stack.enter_async_context(
-            AmiClient(a.host, a.ami_port, a.ami_username, a.ami_secret)
-        )
+            # the dialplan/verbose classes (Newexten, VarSet...) would cost CPU on every call
+            # and nothing here reads them
+            AmiClient(
+                a.host, a.ami_port, a.ami_username, a.ami_secret,
+                event_mask="system,call,user,dtmf,reporting,agent,security",
+            )
+        )  # fmt: skip
         self.ari = await self._stack.enter_async_context(
             AriClient(a.ari_url, a.ari_username, a.ari_password, a.ari_app)
         )
         await self.ari.wait_connected(timeout_s=15)
         dialogues: dict[str, Dialogue] = {"selftest": selftest_dialogue()}
+        chosen = factories() if self._factories is None else self._factories
+        self.components = [make(self) for make in chosen]
+        for component in self.components:
+            dialogues.update(component.dialogues())
         dialogues.update(self._extra_dialogues)
         self.dispatcher = StasisDispatcher(self.ari, dialogues)
         self._tasks = await self._stack.enter_async_context(_TaskOwner())
         self._tasks.create_task(self.dispatcher.run(), name="stasis-dispatcher")
+        for component in self.components:
+            self._tasks.create_task(component.run(), name=f"component-{component.name}")
         if self._serve_web:
             await self._start_web()
         log.info(
@@ -115,8 +144,17 @@ class Controller:
         await self._stack.enter_async_context(sandbox)
         return sandbox.info
 
+    def component(self, name: str) -> Component:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
     async def _start_web(self) -> None:
-        runner = web.AppRunner(create_app(self), access_log=None)
+        app = create_app(self)
+        for component in self.components:
+            component.routes(app)
+        runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self._stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, self.settings.web.host, self.settings.web.port)

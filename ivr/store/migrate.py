@@ -87,10 +87,29 @@ async def _autogenerate(message: str) -> None:
             await engine.dispose()
 
 
+def regenerate_initial() -> None:
+    """Rewrite the single initial migration from the models.
+
+    Policy until the first release: the schema is one migration, regenerated whenever models
+    change, so parallel work never forks the revision history. After the first release,
+    every change gets its own revision (``revision "message"``).
+    """
+    versions = MIGRATIONS_DIR / "versions"
+    for old in versions.glob("[0-9][0-9][0-9][0-9]_*.py"):
+        old.unlink()
+    asyncio.run(_autogenerate("initial schema"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if args == ["regenerate"]:
+        regenerate_initial()
+        return 0
     if len(args) != 2 or args[0] != "revision":
-        print('usage: python -m ivr.store.migrations revision "message"', file=sys.stderr)
+        print(
+            'usage: python -m ivr.store.migrations revision "message" | regenerate',
+            file=sys.stderr,
+        )
         return 2
     asyncio.run(_autogenerate(args[1]))
     return 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from pydantic import ValidationError
 
+from ivr.errors import AuthError, ConflictError, InputError, NotFound
+from ivr.web.auth import DATABASE, LIMITER, Handler, auth_middleware
 from ivr.web.keys import CONTROLLER
 
 if TYPE_CHECKING:
@@ -21,7 +24,27 @@ async def health(request: web.Request) -> web.Response:
 
 
 def create_app(controller: Controller) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024 * 1024)
+    assert controller.db is not None
+    app = web.Application(
+        client_max_size=64 * 1024 * 1024, middlewares=[error_middleware, auth_middleware]
+    )
     app[CONTROLLER] = controller
+    app[DATABASE] = controller.db
+    app[LIMITER] = controller.auth_limiter
     app.router.add_get("/api/health", health)
     return app
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Our errors become JSON with a clear message and the right status; never a traceback."""
+    try:
+        return await handler(request)
+    except NotFound as e:
+        return web.json_response({"error": str(e)}, status=404)
+    except (InputError, ValidationError) as e:
+        return web.json_response({"error": str(e)}, status=400)
+    except ConflictError as e:
+        return web.json_response({"error": str(e)}, status=409)
+    except AuthError as e:
+        return web.json_response({"error": str(e)}, status=403)

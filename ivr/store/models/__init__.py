@@ -4,6 +4,7 @@ Models are split by domain, one small module each; add a module's import here wh
 """
 
 from ivr.store.base import Base
+from ivr.store.models.auth import ApiToken, Role
 from ivr.store.models.campaigns import (
     Attempt,
     Bulletin,
@@ -15,6 +16,7 @@ from ivr.store.models.campaigns import (
 from ivr.store.models.members import Group, Member, Membership
 
 __all__ = [
+    "ApiToken",
     "Attempt",
     "Base",
     "Bulletin",
@@ -24,5 +26,6 @@ __all__ = [
     "Group",
     "Member",
     "Membership",
+    "Role",
     "TargetState",
 ]

@@ -1,0 +1,1 @@
+"""Who may do what: API tokens, PINs, and the rate limits that guard both."""

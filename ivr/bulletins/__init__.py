@@ -1,0 +1,1 @@
+"""Bulletins: the recorded (or typed) message a campaign delivers."""
