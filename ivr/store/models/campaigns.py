@@ -66,6 +66,19 @@ class Campaign(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class CampaignGroup(Base):
+    """The groups a campaign was sent to (targets keep the one each member came via)."""
+
+    __tablename__ = "campaign_groups"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_id: Mapped[int] = mapped_column(
+        ForeignKey("groups.id", ondelete="RESTRICT"), primary_key=True
+    )
+
+
 class CampaignTarget(Base):
     """One delivery: a member in a campaign, whichever and however many groups they came via."""
 
