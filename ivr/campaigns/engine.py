@@ -181,6 +181,10 @@ class CampaignEngine:
         mono = self.clock.monotonic()
         run = self._runs.get(c.id)
         if run is None:
+            try:
+                await self.port.prepare(c.id, c.bulletin_id)
+            except Exception:  # calls can still go out with the generic prompts
+                log.exception("preparing campaign %d failed", c.id)
             run = self._runs[c.id] = _CampaignRun(Pacer.from_settings(c.settings, mono))
         if mono - run.last_settle >= SETTLE_EVERY_S:
             run.last_settle = mono

@@ -36,7 +36,11 @@ class FakeDeliveryPort:
     calls: list[AttemptPlan] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
+    prepared: list[int] = field(default_factory=list)
     _used: dict[str, int] = field(default_factory=dict)
+
+    async def prepare(self, campaign_id: int, bulletin_id: int) -> None:
+        self.prepared.append(campaign_id)
 
     def attempts_to(self, number: str) -> int:
         return sum(1 for p in self.calls if p.number == number)

@@ -47,6 +47,11 @@ class AttemptReport:
 
 
 class DeliveryPort(Protocol):
+    async def prepare(self, campaign_id: int, bulletin_id: int) -> None:
+        """Called once when the engine first sees a running campaign, before its first
+        call: render or install what its calls will play."""
+        ...
+
     async def deliver(self, plan: AttemptPlan, recorder: DeliveryRecorder) -> AttemptReport:
         """Carry out one attempt. Must not raise for telephony failures: report them."""
         ...

@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     asterisk.register(sub)
     serve.register(sub)
-    for name in ("prompts", "members", "campaigns", "reports", "coordinators", "demo"):
+    for name in ("prompts", "members", "campaigns", "tokens", "reports", "coordinators", "demo"):
         try:
             module = __import__(f"ivr.cli.{name}", fromlist=["register"])
         except ModuleNotFoundError:

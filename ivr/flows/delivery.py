@@ -72,10 +72,19 @@ class DeliveryFacts:
 
 
 async def deliver(
-    call: Call, script: DeliveryScript, recorder: DeliveryRecorder, *, machine: bool
+    call: Call,
+    script: DeliveryScript,
+    recorder: DeliveryRecorder,
+    *,
+    machine: bool,
+    facts: DeliveryFacts | None = None,
 ) -> DeliveryFacts:
-    """Run the delivery on an answered call; returns what happened."""
-    facts = DeliveryFacts()
+    """Run the delivery on an answered call; returns what happened.
+
+    Pass ``facts`` to keep what the member did even when they hang up part-way (the call
+    then raises CallEnded, and ``facts`` holds the plays and keys up to that point).
+    """
+    facts = facts if facts is not None else DeliveryFacts()
     if machine:
         key = await _leave_on_machine(call, script, recorder, facts)
         if key is None:

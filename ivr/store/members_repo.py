@@ -177,3 +177,7 @@ async def _group_names(session: AsyncSession, member_ids: Sequence[int]) -> dict
     for member_id, name in await session.execute(query):
         names.setdefault(member_id, []).append(name)
     return names
+
+
+async def all_groups(session: AsyncSession) -> list[Group]:
+    return list(await session.scalars(select(Group).order_by(Group.name)))

@@ -85,7 +85,7 @@ class ScriptedCall:
         inter_digit_timeout_s: float = 4.0,
         terminators: str = "#",
     ) -> str:
-        got = []
+        got: list[str] = []
         while self._typeahead and len(got) < max_digits:
             key = self._typeahead.pop(0)
             if key in terminators:

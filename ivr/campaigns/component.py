@@ -1,0 +1,64 @@
+"""The broadcast engine inside the controller: service, scripts, port, engine, API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from ivr.campaigns.asterisk_port import AsteriskDeliveryPort
+from ivr.campaigns.engine import CampaignEngine
+from ivr.campaigns.scripts import ScriptBook
+from ivr.campaigns.service import CampaignService
+from ivr.speech.tts.ensure import engine_chain
+from ivr.telephony.dispatcher import Dialogue
+
+if TYPE_CHECKING:
+    from ivr.app import Controller
+
+log = logging.getLogger(__name__)
+
+SERVICE = web.AppKey("campaign_service", CampaignService)
+
+
+class CampaignsComponent:
+    name = "campaigns"
+
+    def __init__(self, controller: Controller) -> None:
+        assert controller.db is not None and controller.ami is not None
+        assert controller.asterisk is not None
+        s = controller.settings
+        sounds = controller.asterisk.sounds_dir
+        self.service = CampaignService(
+            controller.db, controller.clock, data_dir=s.data_dir, sounds_dir=sounds,
+            on_change=self._poke,
+        )  # fmt: skip
+        self.scripts = ScriptBook(
+            controller.db, self.service, sounds, engine_chain(s.speech),
+            replay_number=s.campaigns.replay_number,
+        )  # fmt: skip
+        self.port = AsteriskDeliveryPort(
+            controller.ami, self.scripts, dial_template=s.campaigns.dial_template,
+            ring_timeout_s=s.campaigns.ring_timeout_s, amd=s.campaigns.amd,
+        )  # fmt: skip
+        self.engine = CampaignEngine(
+            controller.db, self.port, controller.clock,
+            max_concurrent=s.campaigns.max_concurrent_calls,
+        )  # fmt: skip
+
+    def _poke(self) -> None:
+        self.engine.poke()
+
+    def dialogues(self) -> Mapping[str, Dialogue]:
+        return {"delivery": self.port.dialogue}
+
+    def routes(self, app: web.Application) -> None:
+        from ivr.web.campaigns_api import add_routes
+
+        app[SERVICE] = self.service
+        add_routes(app)
+
+    async def run(self) -> None:
+        await self.engine.run()
