@@ -22,7 +22,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 DATABASE = web.AppKey("database", Database)
 LIMITER = web.AppKey("auth_limiter", FailureLimiter)
-PRINCIPAL = "principal"
 OPEN_PATHS = frozenset({"/api/health"})
 
 
@@ -31,6 +30,9 @@ class Principal:
         self.token_id = token_id
         self.name = name
         self.role = role
+
+
+PRINCIPAL = web.RequestKey("principal", Principal)
 
 
 @web.middleware
@@ -65,7 +67,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 def require(request: web.Request, *roles: Role) -> Principal:
     """The caller, if their role is one of ``roles`` (admin always passes); else 403."""
-    principal: Principal = request[PRINCIPAL]
+    principal = request[PRINCIPAL]
     if principal.role is Role.ADMIN or principal.role in roles:
         return principal
     raise web.HTTPForbidden(text=f"needs role {' or '.join(r.value for r in roles)}")
