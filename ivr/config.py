@@ -49,6 +49,9 @@ class AsteriskSettings(_Section):
     ari_app: str = "watchline"
     #: Path Asterisk sees for files we hand it (prompts, bulletins); differs when it runs in a root.
     media_dir_in_asterisk: str | None = None
+    #: Where Asterisk's sounds/watchline folder is on this host (a shared volume in Docker).
+    #: Prompts and bulletins are installed there. Default: <data_dir>/sounds.
+    sounds_dir: Path | None = None
 
 
 class SandboxSettings(_Section):
@@ -99,6 +102,49 @@ class CampaignEngineSettings(_Section):
     dial_template: str = "PJSIP/{digits}"
 
 
+class ReportsSettings(_Section):
+    """The non-emergency report line and its reporting backend (ivr/reports/README.md)."""
+
+    #: Phrases that flag a report urgent when found in any of its transcripts (whole words,
+    #: case and punctuation ignored).
+    urgent_phrases: tuple[str, ...] = (
+        "knife", "gun", "weapon", "he is here now", "she is here now", "they are here now",
+        "still here", "bleeding", "on fire",
+    )  # fmt: skip
+    #: Live transfer of an urgent call: None (the default) never transfers. Otherwise the
+    #: call leaves the controller for this extension in ``transfer_context`` once its
+    #: report is stored.
+    transfer_extension: str | None = None
+    transfer_context: str = "from-phones"
+    #: "Where did it happen?": longest answer, and silence that ends it.
+    where_max_s: int = 30
+    where_silence_s: int = 4
+    #: "What happened?": longest answer, and silence that ends it (hash ends it too).
+    what_max_s: int = 180
+    what_silence_s: int = 6
+    #: Spoken menu answers: longest answer and the silence that ends it.
+    menu_answer_max_s: int = 5
+    menu_answer_silence_s: int = 2
+    #: Audio of answers is deleted this many days after the call (the record stays).
+    retention_days: int = 90
+    purge_interval_s: float = 3600.0
+    #: External reporting backend: None keeps reports here only.
+    backend_url: str | None = None
+    #: HMAC-SHA256 key for the X-Watchline-Signature header; never logged.
+    backend_secret: SecretStr = SecretStr("")
+    #: "link": answers carry a URL to the staff API; "inline": base64 WAV in the body.
+    backend_audio: Literal["link", "inline"] = "link"
+    #: Base of the audio links; None uses http://<web.host>:<web.port>.
+    public_base_url: str | None = None
+    backend_timeout_s: float = 10.0
+    #: Outbox retries: first wait, doubling up to the cap; dead-lettered after max attempts.
+    delivery_first_retry_s: float = 5.0
+    delivery_max_retry_s: float = 3600.0
+    delivery_max_attempts: int = 12
+    #: How often the outbox looks for due retries when nothing wakes it.
+    delivery_poll_s: float = 1.0
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -123,6 +169,7 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     speech: SpeechSettings = SpeechSettings()
     campaigns: CampaignEngineSettings = CampaignEngineSettings()
+    reports: ReportsSettings = ReportsSettings()
 
     @property
     def resolved_database_url(self) -> str:
