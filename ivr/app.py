@@ -108,7 +108,7 @@ class Controller:
         )
         await self.ari.wait_connected(timeout_s=15)
         dialogues: dict[str, Dialogue] = {"selftest": selftest_dialogue()}
-        chosen = factories() if self._factories is None else self._factories
+        chosen = factories(s.components) if self._factories is None else self._factories
         self.components = [make(self) for make in chosen]
         for component in self.components:
             dialogues.update(component.dialogues())

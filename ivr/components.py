@@ -32,15 +32,25 @@ class Component(Protocol):
 ComponentFactory = Callable[["Controller"], Component]
 
 
-def factories() -> list[ComponentFactory]:
-    """Imported lazily so that each area's dependencies load only with the controller."""
-    from ivr.campaigns.component import CampaignsComponent
+_AREAS = {
+    "campaigns": ("ivr.campaigns.component", "CampaignsComponent"),
+    "reports": ("ivr.reports.component", "ReportsComponent"),
+    "bulletin_line": ("ivr.bulletin_line.component", "BulletinLineComponent"),
+}
 
-    found: list[ComponentFactory] = [CampaignsComponent]
-    for module, name in (
-        ("ivr.reports.component", "ReportsComponent"),
-        ("ivr.bulletin_line.component", "BulletinLineComponent"),
-    ):
+
+def factories(names: tuple[str, ...] | None = None) -> list[ComponentFactory]:
+    """The components to run (all built ones by default), imported lazily so each area's
+    dependencies load only when it runs."""
+    unknown = set(names or ()) - set(_AREAS)
+    if unknown:
+        from ivr.errors import ConfigError
+
+        raise ConfigError(f"unknown components {sorted(unknown)}; known: {sorted(_AREAS)}")
+    found: list[ComponentFactory] = []
+    for area, (module, name) in _AREAS.items():
+        if names is not None and area not in names:
+            continue
         try:
             found.append(getattr(__import__(module, fromlist=[name]), name))
         except ModuleNotFoundError as e:

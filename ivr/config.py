@@ -140,7 +140,7 @@ class ReportsSettings(_Section):
     #: Outbox retries: first wait, doubling up to the cap; dead-lettered after max attempts.
     delivery_first_retry_s: float = 5.0
     delivery_max_retry_s: float = 3600.0
-    delivery_max_attempts: int = 12
+    delivery_max_attempts: int = 15
     #: How often the outbox looks for due retries when nothing wakes it.
     delivery_poll_s: float = 1.0
 
@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL; default is SQLite in data_dir. PostgreSQL works with an asyncpg URL.
     database_url: str | None = None
     log_level: str = "INFO"
+    #: The controller's parts to run; None runs every one built (campaigns, reports...).
+    #: A broadcast-only deployment sets ["campaigns"] and never loads speech recognition.
+    components: tuple[str, ...] | None = None
 
     asterisk: AsteriskSettings = AsteriskSettings()
     sandbox: SandboxSettings = SandboxSettings()

@@ -24,7 +24,9 @@ boundary of the module that met them, so callers only ever catch these.
     │   └── TranscriptionError
     ├── InputError                       bad input from a user; carries a readable reason
     │   ├── InvalidPhoneNumber(number)
-    │   └── CsvImportError(problems)
+    │   ├── CsvImportError(problems)
+    │   └── FaxInputError (ivr/fax/errors.py): EmptyBulletinText, TooManyPages,
+    │       LogoNotFound, LogoUnreadable
     ├── NotFound
     │   ├── MemberNotFound(member_id)
     │   ├── GroupNotFound(name)

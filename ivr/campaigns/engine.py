@@ -133,8 +133,9 @@ class CampaignEngine:
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             while True:
-                wait = await self._fill()
+                # clear first: a call ending during _fill() must wake the next wait
                 self._wake.clear()
+                wait = await self._fill()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):
                         await self._wake.wait()

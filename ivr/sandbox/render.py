@@ -13,6 +13,7 @@ Jinja's ``{{ }}`` never clashes with the dialplan's ``${VAR}``.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,7 @@ RIG_SUFFIX = "_rig.conf.j2"
 
 #: Debian's standard directories, for a production Asterisk (``ivr asterisk render``).
 DEBIAN_DIRS = {
+    "fax": "/var/spool/asterisk/fax",
     "etc": "/etc/asterisk",
     "modules": "/usr/lib/x86_64-linux-gnu/asterisk/modules",
     "varlib": "/var/lib/asterisk",
@@ -126,6 +128,7 @@ def render(
             "spool": f"{inside}/spool",
             "run": f"{inside}/run",
             "log": f"{inside}/log",
+            "fax": f"{inside}/fax",
         }
     target = out_dir if out_dir is not None else instance_dir / "etc"
     values = {
@@ -145,6 +148,9 @@ def render(
         "ari_password": ctx.ari_password,
         "ari_app": ctx.ari_app,
         "endpoints": ctx.endpoints,
+        # the rig fax machines' own line (tests only): a fresh secret per run
+        "fax_rig": include_rig,
+        "fax_rig_secret": secrets.token_urlsafe(18),
     }
     written = []
     for tpl in sorted(templates_dir.glob("*.conf.j2")):

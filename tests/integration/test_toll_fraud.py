@@ -29,14 +29,33 @@ OUTSIDE_NUMBERS = ["+442079460000", "00442079460000", "0800123456", "90114416329
 
 
 def dialplan_targets(info: SandboxInfo) -> list[str]:
-    """Every extension and context name in the rendered extensions.conf."""
-    text = (info.instance_dir / "etc" / "extensions.conf").read_text()
+    """Every extension and context name in the rendered dialplan (and its included files)."""
+    text = "\n".join(
+        p.read_text() for p in sorted((info.instance_dir / "etc").glob("extensions*.conf"))
+    )
     contexts = re.findall(r"^\[([\w-]+)\]", text, re.M)
     extens = re.findall(r"^exten => ([^,]+),", text, re.M)
     names = {c for c in contexts if c not in ("general", "globals")} | {
-        e.lstrip("_").rstrip(".") for e in extens
+        _sample(e) for e in extens
     }
     return sorted(n for n in names if n)
+
+
+def _sample(exten: str) -> str:
+    """A concrete number a pattern like ``_X.`` or ``_[a-z+].`` matches (literal otherwise)."""
+    if not exten.startswith("_"):
+        return exten
+    out, i, pattern = [], 0, exten[1:]
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "[":
+            end = pattern.index("]", i)
+            out.append(pattern[i + 1])
+            i = end + 1
+            continue
+        out.append({"X": "1", "Z": "1", "N": "2", ".": "12", "!": ""}.get(c, c))
+        i += 1
+    return "".join(out)
 
 
 def _free_udp_port() -> int:

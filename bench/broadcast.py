@@ -1,0 +1,286 @@
+"""Broadcast throughput: the controller against Asterisk's own call-file spooler.
+
+    .venv/bin/python bench/broadcast.py        (make bench-broadcast)
+
+One private Asterisk sandbox, three passes:
+
+1. **controller**: ``ivr serve`` (its own process) runs a 200-member campaign at 20 calls in
+   flight. Members are Local channels in ``watchline-bench`` that answer and hang up after
+   3 s, so the controller's whole path runs: persist, AMI Originate, Stasis, the delivery
+   dialogue, and settling each outcome.
+2. **call files** (baseline, same run): the same 200 calls as Asterisk call files, kept 20
+   in flight, each playing the same bulletin to the same 3-second member.
+3. **100k**: a 100,000-member campaign. Measures the time from "start" to the first call,
+   and the controller's peak memory after its first 500 calls (then it is cancelled).
+
+Calls per minute are counted from AMI: the first new channel to the last hang-up of the
+caller legs. The ideal is concurrency x 60 / call length = 400 calls a minute. The last
+line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.harness import cpu_seconds, peak_rss_mb, serve_config, start_serve
+from ivr.ami.client import AmiClient
+from ivr.ami.messages import Event
+from ivr.auth.tokens import create_token
+from ivr.campaigns.policy import CampaignSettings
+from ivr.campaigns.service import CampaignService
+from ivr.clock import SystemClock
+from ivr.config import SandboxSettings, SpeechSettings
+from ivr.sandbox import AsteriskSandbox, SandboxInfo
+from ivr.speech.tts.build import render_phrase
+from ivr.speech.tts.ensure import engine_chain, ensure_prompts
+from ivr.store import members_repo
+from ivr.store.database import Database
+from ivr.store.models.auth import Role
+from tests.spoken import spoken_wav
+
+CALLS = 200
+CONCURRENCY = 20
+CALL_S = 3.0
+BIG = 100_000
+BIG_CALLS = 500
+GROUP = "Bench Street Watch"
+BULLETIN = "Please lock your garden sheds tonight. Thank you."
+SETTINGS = CampaignSettings(
+    concurrency=CONCURRENCY, calls_per_second=100, burst=CONCURRENCY, max_attempts=1,
+    failed_max_attempts=1, give_up_after_s=86400,
+)  # fmt: skip
+console = Console(stderr=True)
+
+
+@dataclass
+class CallLog:
+    """Start of each caller leg and end of each, seen on AMI."""
+
+    starts: list[float]
+    ends: list[float]
+
+    def rate_per_min(self, n: int) -> float:
+        span = self.ends[n - 1] - self.starts[0]
+        return n / span * 60
+
+
+class Watcher:
+    """Counts Local ``;1`` legs (the IVR side) of bench calls as they start and end."""
+
+    def __init__(self, ami: AmiClient) -> None:
+        self.ami = ami
+        self.log = CallLog([], [])
+        self._changed = asyncio.Event()
+
+    def reset(self) -> None:
+        self.log = CallLog([], [])
+
+    async def run(self) -> None:
+        def caller_leg(e: Event) -> bool:
+            name = e.get("Channel") or ""
+            return name.startswith("Local/") and "@watchline-bench-" in name and name.endswith(";1")
+
+        with self.ami.subscribe(
+            names={"Newchannel", "Hangup"}, filter=caller_leg, maxsize=100_000
+        ) as events:
+            async for event in events:
+                now = time.monotonic()
+                (self.log.starts if event.name == "Newchannel" else self.log.ends).append(now)
+                self._changed.set()
+
+    async def until(self, ends: int = 0, starts: int = 0, timeout_s: float = 600) -> None:
+        async with asyncio.timeout(timeout_s):
+            while len(self.log.ends) < ends or len(self.log.starts) < starts:
+                self._changed.clear()
+                await self._changed.wait()
+
+
+async def _populate(url: str, work: Path, info: SandboxInfo, members: int) -> tuple[int, str]:
+    """Group, members, bulletin, a draft campaign and a token; returns (campaign, token)."""
+    async with Database.open(url) as db:
+        async with db.session(write=True) as s:
+            group = await members_repo.create_group(s, GROUP)
+            token = await create_token(
+                s, name="bench", role=Role.COORDINATOR, now=SystemClock().now()
+            )
+        batch = 5000
+        for start in range(0, members, batch):
+            rows = [
+                {"name": f"Member {i}", "phone": f"+4470{i:08d}"}
+                for i in range(start, min(members, start + batch))
+            ]
+            async with db.session(write=True) as s:
+                ids = await members_repo.insert_members(s, rows)
+                await members_repo.add_memberships(s, [(m, group.id) for m in ids.values()])
+        service = CampaignService(
+            db, SystemClock(), data_dir=work / "var", sounds_dir=info.sounds_dir
+        )
+        bulletin = await service.add_bulletin(
+            spoken_wav(BULLETIN), title="bench", created_by="bench"
+        )
+        t0 = time.perf_counter()
+        campaign = await service.create(bulletin, [GROUP], settings=SETTINGS)
+        created_s = time.perf_counter() - t0
+        console.print(f"  {members} members; campaign created in {created_s:.2f} s")
+    return campaign, token
+
+
+async def controller_pass(
+    info: SandboxInfo, watcher: Watcher, work: Path, members: int, calls: int
+) -> dict[str, float]:
+    work.mkdir(parents=True)
+    (work / "var").mkdir()
+    campaign, token = await _populate(
+        f"sqlite+aiosqlite:///{work / 'var' / 'watchline.db'}", work, info, members
+    )
+    config, port = serve_config(work, info, [
+        "", "[campaigns]", f"max_concurrent_calls = {CONCURRENCY}", "amd = false",
+        'dial_template = "Local/{digits}@watchline-bench"',
+    ])  # fmt: skip
+    serve = start_serve(config, port, work / "serve.log")
+    try:
+        await serve.wait_healthy()
+        rss_idle = peak_rss_mb(serve.proc.pid)
+        watcher.reset()
+        cpu0 = cpu_seconds(serve.proc.pid)
+        auth = {"Authorization": f"Bearer {token}"}
+        async with aiohttp.ClientSession(headers=auth) as http:
+            t_start = time.monotonic()
+            async with http.post(f"{serve.url}/api/campaigns/{campaign}/start") as r:
+                assert r.status == 200, await r.text()
+            await watcher.until(starts=1)
+            first_call_s = watcher.log.starts[0] - t_start
+            if calls < members:
+                await watcher.until(starts=calls)
+                async with http.post(f"{serve.url}/api/campaigns/{campaign}/cancel") as r:
+                    assert r.status == 200, await r.text()
+                await watcher.until(ends=len(watcher.log.starts))
+            else:
+                await watcher.until(ends=calls)
+        cpu = cpu_seconds(serve.proc.pid) - cpu0
+        done = len(watcher.log.ends)
+        return {
+            "calls": done,
+            "calls_per_min": watcher.log.rate_per_min(min(calls, done)),
+            "cpu_ms_per_call": cpu / done * 1000,
+            "rss_mb": peak_rss_mb(serve.proc.pid),
+            "rss_idle_mb": rss_idle,
+            "first_call_s": first_call_s,
+        }
+    finally:
+        serve.stop()
+
+
+async def callfile_pass(info: SandboxInfo, watcher: Watcher, bulletin_uri: str) -> dict[str, float]:
+    """The same campaign through Asterisk's spooler, kept at CONCURRENCY in flight."""
+    spool = info.instance_dir / "spool"
+    media = bulletin_uri.removeprefix("sound:")
+    watcher.reset()
+    written = 0
+
+    def write_one(n: int) -> None:
+        tmp = spool / "tmp" / f"bench-{n}.call"
+        tmp.write_text(
+            f"Channel: Local/{70_000_000 + n}@watchline-bench\n"
+            "Context: watchline-bench-ivr\nExtension: s\nPriority: 1\n"
+            f"Setvar: WL_MEDIA={media}\nMaxRetries: 0\nWaitTime: 10\n"
+        )
+        tmp.replace(spool / "outgoing" / tmp.name)  # atomic: the spooler never sees half a file
+
+    for _ in range(CONCURRENCY):
+        write_one(written)
+        written += 1
+    async with asyncio.timeout(600):
+        while written < CALLS:
+            await watcher.until(ends=written - CONCURRENCY + 1)
+            write_one(written)
+            written += 1
+        await watcher.until(ends=CALLS)
+    return {"calls": CALLS, "calls_per_min": watcher.log.rate_per_min(CALLS)}
+
+
+async def main() -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="watchline-bench-") as tmp:
+        work = Path(tmp)
+        async with AsteriskSandbox(SandboxSettings(test_endpoints=0), work / "asterisk") as sb:
+            info = sb.info
+            console.print(f"[bold]broadcast benchmark[/] - Asterisk up in {sb.boot_seconds:.2f} s")
+            speech = SpeechSettings()
+            # the prompts and the group's spoken name are made here, so the controller's
+            # CPU and memory measure the broadcast, not speech synthesis
+            await asyncio.to_thread(ensure_prompts, speech, info.sounds_dir)
+            await asyncio.to_thread(render_phrase, GROUP, info.sounds_dir, engine_chain(speech))
+            async with AmiClient(
+                info.host, info.ami_port, info.ami_username, info.ami_secret, event_mask="call"
+            ) as ami:
+                watcher = Watcher(ami)
+                watching = asyncio.create_task(watcher.run())
+                try:
+                    console.print(
+                        f"[bold]1.[/] controller: {CALLS} calls at {CONCURRENCY} in flight"
+                    )
+                    ours = await controller_pass(info, watcher, work / "controller", CALLS, CALLS)
+                    console.print(
+                        f"[bold]2.[/] call files: {CALLS} calls at {CONCURRENCY} in flight"
+                    )
+                    theirs = await callfile_pass(info, watcher, "sound:watchline/bulletins/1")
+                    console.print(f"[bold]3.[/] controller: {BIG} members, first {BIG_CALLS} calls")
+                    big = await controller_pass(info, watcher, work / "big", BIG, BIG_CALLS)
+                finally:
+                    watching.cancel()
+    ideal = CONCURRENCY * 60 / CALL_S
+    table = Table(title="broadcast")
+    for col in ("pass", "calls", "calls/min", "vs ideal", "CPU ms/call", "peak RSS MB"):
+        table.add_column(col)
+    table.add_row(
+        "controller",
+        f"{ours['calls']:.0f}",
+        f"{ours['calls_per_min']:.0f}",
+        f"{ours['calls_per_min'] / ideal:.3f}",
+        f"{ours['cpu_ms_per_call']:.2f}",
+        f"{ours['rss_mb']:.0f}",
+    )
+    table.add_row(
+        "call files",
+        f"{theirs['calls']:.0f}",
+        f"{theirs['calls_per_min']:.0f}",
+        f"{theirs['calls_per_min'] / ideal:.3f}",
+        "-",
+        "-",
+    )
+    table.add_row(
+        "controller 100k",
+        f"{big['calls']:.0f}",
+        f"{big['calls_per_min']:.0f}",
+        f"{big['calls_per_min'] / ideal:.3f}",
+        f"{big['cpu_ms_per_call']:.2f}",
+        f"{big['rss_mb']:.0f}",
+    )
+    console.print(table)
+    console.print(f"100k: first call {big['first_call_s'] * 1000:.0f} ms after start")
+    return {
+        "efficiency": round(ours["calls_per_min"] / ideal, 3),
+        "vs_callfiles": round(ours["calls_per_min"] / theirs["calls_per_min"], 3),
+        "cpu_ms_per_call": round(ours["cpu_ms_per_call"], 2),
+        "rss_mb": round(ours["rss_mb"], 1),
+        "first_call_s_100k": round(big["first_call_s"], 3),
+        "rss_mb_100k": round(big["rss_mb"], 1),
+        "calls_per_min": round(ours["calls_per_min"], 1),
+        "callfiles_per_min": round(theirs["calls_per_min"], 1),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main())))
