@@ -25,7 +25,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -70,6 +70,10 @@ class CallLog:
 
     starts: list[float]
     ends: list[float]
+    durations: list[float] = field(default_factory=list)
+
+    def mean_duration(self) -> float:
+        return sum(self.durations) / max(1, len(self.durations))
 
     def rate_per_min(self, n: int) -> float:
         span = self.ends[n - 1] - self.starts[0]
@@ -95,9 +99,17 @@ class Watcher:
         with self.ami.subscribe(
             names={"Newchannel", "Hangup"}, filter=caller_leg, maxsize=100_000
         ) as events:
+            opened: dict[str, float] = {}
             async for event in events:
                 now = time.monotonic()
-                (self.log.starts if event.name == "Newchannel" else self.log.ends).append(now)
+                uid = event.get("Uniqueid") or ""
+                if event.name == "Newchannel":
+                    self.log.starts.append(now)
+                    opened[uid] = now
+                else:
+                    self.log.ends.append(now)
+                    if uid in opened:
+                        self.log.durations.append(now - opened.pop(uid))
                 self._changed.set()
 
     async def until(self, ends: int = 0, starts: int = 0, timeout_s: float = 600) -> None:
@@ -178,6 +190,7 @@ async def controller_pass(
             "rss_mb": peak_rss_mb(serve.proc.pid),
             "rss_idle_mb": rss_idle,
             "first_call_s": first_call_s,
+            "mean_call_s": watcher.log.mean_duration(),
         }
     finally:
         serve.stop()
@@ -208,7 +221,8 @@ async def callfile_pass(info: SandboxInfo, watcher: Watcher, bulletin_uri: str) 
             write_one(written)
             written += 1
         await watcher.until(ends=CALLS)
-    return {"calls": CALLS, "calls_per_min": watcher.log.rate_per_min(CALLS)}
+    return {"calls": CALLS, "calls_per_min": watcher.log.rate_per_min(CALLS),
+            "mean_call_s": watcher.log.mean_duration()}
 
 
 async def main() -> dict[str, float]:

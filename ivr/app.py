@@ -37,6 +37,12 @@ from ivr.web.app import create_app
 
 log = logging.getLogger(__name__)
 
+#: The only AMI events the controller reads; Asterisk filters out the rest before sending.
+#: (Event lists answering our own actions, like PJSIPShowEndpoint, are not filtered.)
+CONTROLLER_EVENTS = (
+    "Event: (OriginateResponse|Hangup|DialEnd|UserEvent|FullyBooted|Shutdown|Reload)",
+)
+
 
 class Controller:
     def __init__(
@@ -100,7 +106,7 @@ class Controller:
             # and nothing here reads them
             AmiClient(
                 a.host, a.ami_port, a.ami_username, a.ami_secret,
-                event_mask="system,call,user,dtmf,reporting,agent,security",
+                event_mask="system,call,user", event_filters=CONTROLLER_EVENTS,
             )
         )  # fmt: skip
         self.ari = await self._stack.enter_async_context(

@@ -25,7 +25,7 @@ import itertools
 import logging
 import random
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +67,7 @@ class AmiClient:
         backoff: Backoff | None = None,
         max_reconnect_attempts: int | None = None,
         event_mask: str = "on",
+        event_filters: Sequence[str] = (),
         subscriber_queue_size: int = 1000,
         max_frame_bytes: int = MAX_FRAME_BYTES,
         rng: random.Random | None = None,
@@ -78,6 +79,7 @@ class AmiClient:
         self.connect_timeout = connect_timeout
         self.action_timeout = action_timeout
         self._event_mask = event_mask
+        self._event_filters = tuple(event_filters)
         self._queue_size = subscriber_queue_size
         self._max_frame_bytes = max_frame_bytes
         self._ids = itertools.count(1)
@@ -341,5 +343,6 @@ class AmiClient:
             timeout=self.connect_timeout,
             next_id=self._next_id,
             event_mask=self._event_mask,
+            event_filters=self._event_filters,
             max_frame_bytes=self._max_frame_bytes,
         )

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ivr.ami.messages import Action, Greeting, Message, ProtocolErrorMessage, Response
 from ivr.ami.protocol import MAX_FRAME_BYTES, AmiProtocol
 from ivr.ami.tracker import ActionTracker, Completed, Expect, Outcome, Rejected
-from ivr.errors import AmiActionError, AmiAuthError, AmiConnectionError
+from ivr.errors import AmiActionError, AmiAuthError, AmiConnectionError, AmiError
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ class AmiConnection:
         timeout: float,  # noqa: ASYNC109 - the deadline covers connect and login together
         next_id: Callable[[], str],
         event_mask: str = "on",
+        event_filters: Sequence[str] = (),
         max_frame_bytes: int = MAX_FRAME_BYTES,
     ) -> AmiConnection:
         """Connect, wait for the banner, log in. Raises AmiAuthError when Asterisk refuses
@@ -72,6 +73,8 @@ class AmiConnection:
         try:
             async with asyncio.timeout(timeout):
                 await conn._login(username, secret, event_mask)
+                for pattern in event_filters:
+                    await conn._add_filter(pattern)
         except TimeoutError as e:
             conn.close("login timed out")
             raise AmiConnectionError(f"AMI at {where} did not complete login in {timeout}s") from e
@@ -109,6 +112,25 @@ class AmiConnection:
             log.debug("AMI: ignored before login: %r", message)
         if message.is_error:
             raise AmiAuthError(f"AMI login as {username!r} refused: {message.message}")
+
+    async def _add_filter(self, pattern: str) -> None:
+        """A whitelist filter: Asterisk then sends only the events matching some filter.
+
+        Server-side filtering saves parsing every Newexten, VarSet, Newstate... of every
+        call when the client reads a handful of event types.
+        """
+        action_id = self._next_id()
+        self._write(
+            self._protocol.send(
+                Action("Filter", {"Operation": "Add", "Filter": pattern}, action_id=action_id)
+            )
+        )
+        while True:
+            message = await self.read_message()
+            if isinstance(message, Response) and message.action_id == action_id:
+                break
+        if message.is_error:
+            raise AmiError(f"AMI refused event filter {pattern!r}: {message.message}")
 
     async def read_message(self) -> Message:
         """The next message from the wire; AmiConnectionError at end of stream."""

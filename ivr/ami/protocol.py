@@ -58,7 +58,8 @@ def split_header(line: str) -> tuple[str, str] | None:
     key, sep, rest = line.partition(":")
     if not sep or not key or len(key) > _MAX_KEY_LEN or key != key.strip():
         return None
-    if any(not ch.isprintable() or ch == "\ufffd" for ch in key):
+    # whole-string checks run in C; a per-character loop here was the parser's hot spot
+    if not key.isprintable() or "\ufffd" in key:
         return None
     if rest == "":
         return key, ""

@@ -49,7 +49,7 @@ class CampaignsComponent:
         )  # fmt: skip
 
     def _poke(self) -> None:
-        self.engine.poke()
+        self.engine.poke(campaigns_changed=True)
 
     def dialogues(self) -> Mapping[str, Dialogue]:
         return {"delivery": self.port.dialogue}

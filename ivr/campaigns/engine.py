@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr.campaigns import engine_queries as q
 from ivr.campaigns.outcomes import AttemptResult, Outcome
 from ivr.campaigns.policy import (
+    CalleeSchedule,
     Dial,
     Final,
     Pacer,
@@ -37,6 +38,7 @@ from ivr.campaigns.policy import (
     after_attempt,
     campaign_deadline,
     can_start,
+    may_dial,
     when_due,
 )
 from ivr.campaigns.ports import AttemptPlan, AttemptReport, DeliveryPort
@@ -44,21 +46,19 @@ from ivr.clock import Clock
 from ivr.store import campaigns_repo as repo
 from ivr.store import members_repo
 from ivr.store.database import Database
-from ivr.store.models import Attempt, CampaignState, CampaignTarget, Member, TargetState
+from ivr.store.group_commit import GroupCommitWriter
+from ivr.store.models import CampaignState, CampaignTarget, Member
 
 log = logging.getLogger(__name__)
 
 #: How often the engine looks again when nothing woke it (state changes made elsewhere).
 POLL_S = 1.0
-#: How often opt-outs made since targets were created are settled, per campaign.
-SETTLE_EVERY_S = 10.0
 
 
 @dataclass
 class _CampaignRun:
     pacer: Pacer
     in_flight: int = 0
-    last_settle: float = float("-inf")
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -112,8 +112,14 @@ class CampaignEngine:
         self.max_concurrent = max_concurrent
         self.page_size = page_size
         self._runs: dict[int, _CampaignRun] = {}
+        #: running campaigns, re-read when a campaign's state changes or every POLL_S
+        self._running: list[q.RunningCampaign] = []
+        self._running_at = float("-inf")
+        #: every campaign seen; settings never change once a campaign exists
+        self._known: dict[int, q.RunningCampaign] = {}
         self._wake = asyncio.Event()
         self._tg: asyncio.TaskGroup | None = None
+        self._writes = GroupCommitWriter(db)
         #: attempts started since this engine began (benchmarks read it)
         self.started = 0
         self.first_call_at: float | None = None
@@ -122,8 +128,11 @@ class CampaignEngine:
     def in_flight(self) -> int:
         return sum(r.in_flight for r in self._runs.values())
 
-    def poke(self) -> None:
-        """Look again now: a campaign was started, resumed or a call ended."""
+    def poke(self, *, campaigns_changed: bool = False) -> None:
+        """Look again now: a call ended, or (``campaigns_changed``) a campaign was started,
+        paused, resumed or cancelled."""
+        if campaigns_changed:
+            self._running_at = float("-inf")
         self._wake.set()
 
     async def run(self) -> None:
@@ -132,6 +141,7 @@ class CampaignEngine:
         await self.recover()
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
+            tg.create_task(self._writes.run(), name="campaign-writes")
             while True:
                 # clear first: a call ending during _fill() must wake the next wait
                 self._wake.clear()
@@ -168,8 +178,12 @@ class CampaignEngine:
 
     async def _fill(self) -> float:
         """Start every call that may start now; return seconds until looking again."""
-        async with self.db.session() as s:
-            campaigns = await q.running_campaigns(s)
+        if self.clock.monotonic() - self._running_at >= POLL_S:
+            async with self.db.session() as s:
+                self._running = await q.running_campaigns(s)
+            self._running_at = self.clock.monotonic()
+            self._known.update((c.id, c) for c in self._running)
+        campaigns = self._running
         live = {c.id for c in campaigns}
         for cid in [cid for cid, run in self._runs.items() if cid not in live and not run.tasks]:
             del self._runs[cid]
@@ -187,10 +201,6 @@ class CampaignEngine:
             except Exception:  # calls can still go out with the generic prompts
                 log.exception("preparing campaign %d failed", c.id)
             run = self._runs[c.id] = _CampaignRun(Pacer.from_settings(c.settings, mono))
-        if mono - run.last_settle >= SETTLE_EVERY_S:
-            run.last_settle = mono
-            async with self.db.session(write=True) as s:
-                await repo.settle_opted_out_targets(s, c.id, self.clock.now())
         free = min(c.settings.concurrency - run.in_flight, self.max_concurrent - self.in_flight)
         if free <= 0:
             return POLL_S
@@ -202,13 +212,15 @@ class CampaignEngine:
         plans: list[AttemptPlan] = []
         async with self.db.session(write=True) as s:
             page = await q.due_with_members(s, c.id, now, min(free, self.page_size))
-            for target, member in page:
+            dial: list[tuple[CampaignTarget, Member]] = []
+            for target, member, group_opted_out in page:
                 if not can_start(run.pacer, mono).allowed:
                     break
-                plan = await self._step(s, c, target, member, now, deadline)
-                if plan is not None:
+                if await self._step(s, c, target, member, group_opted_out, now, deadline):
                     run.pacer = run.pacer.started(mono)
-                    plans.append(plan)
+                    dial.append((target, member))
+            if dial:
+                plans = await self._begin(s, c, dial, now)
             if not page and not run.tasks and await q.is_finished(s, c.id):
                 await self._complete(s, c.id, now)
                 return POLL_S
@@ -226,9 +238,11 @@ class CampaignEngine:
         c: q.RunningCampaign,
         target: CampaignTarget,
         member: Member,
+        group_opted_out: bool,
         now: datetime,
         deadline: datetime,
-    ) -> AttemptPlan | None:
+    ) -> bool:
+        """True to dial the target now; otherwise it is rescheduled or settled here."""
         last = await q.last_result(s, target.id) if target.attempts and now >= deadline else None
         step = when_due(
             member, now, priority=c.priority, deadline=deadline, attempts=target.attempts,
@@ -238,22 +252,47 @@ class CampaignEngine:
             await repo.reschedule_target(
                 s, target, at=step.at, now=now, cause="outside call window"
             )
-            return None
+            return False
         if isinstance(step, Final):
             await repo.finish_target(s, target, step.outcome, now=now)
-            return None
+            return False
         assert isinstance(step, Dial)
-        if not await repo.may_dial_target(s, target):
+        if not may_dial(member.status, group_opted_out):
             await repo.finish_target(s, target, Outcome.OPTED_OUT, now=now, cause="opted out")
-            return None
-        number = member.fax if member.channel == "fax" and member.fax else member.phone
-        attempt = await repo.begin_attempt(s, target, channel_id=str(uuid.uuid4()), now=now)
-        return AttemptPlan(
-            attempt_id=attempt.id, channel_id=attempt.channel_id, target_id=target.id,
-            campaign_id=c.id, bulletin_id=c.bulletin_id, member_id=member.id,
-            member_name=member.name, group_id=target.group_id, number=number,
-            channel=member.channel, priority=c.priority,
-        )  # fmt: skip
+            return False
+        return True
+
+    async def _begin(
+        self,
+        s: AsyncSession,
+        c: q.RunningCampaign,
+        dial: list[tuple[CampaignTarget, Member]],
+        now: datetime,
+    ) -> list[AttemptPlan]:
+        """Persist one attempt per target to dial (two statements for the whole page)."""
+        starts = [(t.id, t.attempts + 1, str(uuid.uuid4())) for t, _ in dial]
+        attempt_ids = await q.begin_attempts(s, starts, now)
+        plans = []
+        for (target, member), (_, attempt_number, channel_id) in zip(dial, starts, strict=True):
+            number = member.fax if member.channel == "fax" and member.fax else member.phone
+            plans.append(
+                AttemptPlan(
+                    attempt_id=attempt_ids[target.id],
+                    channel_id=channel_id,
+                    target_id=target.id,
+                    campaign_id=c.id,
+                    bulletin_id=c.bulletin_id,
+                    member_id=member.id,
+                    member_name=member.name,
+                    group_id=target.group_id,
+                    number=number,
+                    channel=member.channel,
+                    priority=c.priority,
+                    attempt_number=attempt_number,
+                    schedule=CalleeSchedule(member.timezone, member.quiet_hours),
+                )
+            )
+        return plans
 
     async def _complete(self, s: AsyncSession, campaign_id: int, now: datetime) -> None:
         campaign = await repo.get_campaign(s, campaign_id)
@@ -285,41 +324,55 @@ class CampaignEngine:
         finally:
             run.in_flight -= 1
             run.pacer = run.pacer.ended()
+            # refill the slot now; settling this attempt must not hold up the next call
+            self.poke()
         try:
             await self._settle(plan, report, recorder)
         finally:
+            # cheap when no slot is free; lets the loop notice a campaign that has finished
             self.poke()
 
     async def _settle(self, plan: AttemptPlan, report: AttemptReport, recorder: Recorder) -> None:
+        """Persist the attempt's end and the target's next step: two statements, decided
+        here from what the plan carries (no reads on the hot path)."""
         now = self.clock.now()
         result = report.result
         if recorder.settled is not None:
             result = AttemptResult(recorder.settled, result.cause)
-        async with self.db.session(write=True) as s:
-            target = await s.get(CampaignTarget, plan.target_id)
-            attempt = await s.get(Attempt, plan.attempt_id)
-            if target is None or attempt is None:
-                return
-            await repo.end_attempt(
-                s, attempt, result.outcome, now=now, hangup_cause=report.hangup_cause,
-                amd_status=report.amd_status, digits=report.digits or None,
-                detail=report.detail or result.cause,
-            )  # fmt: skip
-            if target.state is TargetState.DONE:
-                return  # settled during the call (confirmed / opted out)
-            campaign = await repo.get_campaign(s, plan.campaign_id)
-            if campaign.state is CampaignState.CANCELLED:
-                await repo.finish_target(s, target, Outcome.CANCELLED, now=now)
-                return
-            member = await s.get(Member, plan.member_id)
-            assert member is not None
-            settings = repo.campaign_settings(campaign)
-            deadline = campaign_deadline(campaign.started_at or campaign.created_at, settings)
+        campaign = await self._campaign(plan.campaign_id)
+        step: Retry | Final | None = None
+        if recorder.settled is None:
             step = after_attempt(
-                result.outcome, target.attempts, now, settings=settings, callee=member,
-                priority=campaign.priority, deadline=deadline,
+                result.outcome, plan.attempt_number, now, settings=campaign.settings,
+                callee=plan.schedule, priority=campaign.priority,
+                deadline=campaign_deadline(campaign.started_at, campaign.settings),
             )  # fmt: skip
-            if isinstance(step, Retry):
-                await repo.reschedule_target(s, target, at=step.at, now=now, cause=result.cause)
-            else:
-                await repo.finish_target(s, target, step.outcome, now=now, cause=result.cause)
+
+        async def write(s: AsyncSession) -> None:
+            await q.end_attempt(
+                s, plan.attempt_id, result=result.outcome, now=now,
+                hangup_cause=report.hangup_cause, amd_status=report.amd_status,
+                digits=report.digits or None, detail=report.detail or result.cause,
+            )  # fmt: skip
+            if step is not None:
+                await q.settle_target(
+                    s, plan.target_id, plan.campaign_id,
+                    outcome=step.outcome if isinstance(step, Final) else None,
+                    retry_at=step.at if isinstance(step, Retry) else None,
+                    cause=result.cause, now=now,
+                )  # fmt: skip
+
+        # batched with the other calls ending now; returns once committed
+        await self._writes.write(write)
+
+    async def _campaign(self, campaign_id: int) -> q.RunningCampaign:
+        known = self._known.get(campaign_id)
+        if known is None:
+            async with self.db.session() as s:
+                c = await repo.get_campaign(s, campaign_id)
+                known = q.RunningCampaign(
+                    id=c.id, bulletin_id=c.bulletin_id, priority=c.priority,
+                    settings=repo.campaign_settings(c), started_at=c.started_at or c.created_at,
+                )  # fmt: skip
+            self._known[campaign_id] = known
+        return known

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ivr.campaigns.outcomes import AttemptResult
-from ivr.campaigns.policy import Priority
+from ivr.campaigns.policy import CalleeSchedule, Priority
 from ivr.flows.delivery import DeliveryRecorder
 from ivr.members.fields import Channel
 
@@ -34,6 +34,10 @@ class AttemptPlan:
     number: str
     channel: Channel
     priority: Priority
+    #: this attempt's number for the target (1 for the first call)
+    attempt_number: int
+    #: the member's call window, for scheduling a retry without reading the member again
+    schedule: CalleeSchedule
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ hold for migrations, and SELECTs would not be repeatable.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,6 +90,7 @@ class Database:
         self._write_sessions = async_sessionmaker(
             engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False
         )
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     @asynccontextmanager
@@ -113,5 +115,11 @@ class Database:
         so it waits its turn instead of failing halfway. PostgreSQL needs no such hint.
         """
         makers = self._write_sessions if write else self._sessions
+        if write and self._write_lock is not None:
+            # One writer at a time within this process: SQLite's busy handler would make the
+            # others sleep (tens of ms, with back-off) instead of taking the lock when it frees.
+            async with self._write_lock, makers.begin() as session:
+                yield session
+            return
         async with makers.begin() as session:
             yield session

@@ -240,8 +240,10 @@ async def test_pause_stops_new_calls_and_cancel_settles_the_rest(db: Database) -
     await _members(db, {"north": P})
     port = FakeDeliveryPort({}, call_seconds=0.2)
     service, cid = await _campaign(db, ["north"], FAST.model_copy(update={"concurrency": 2}))
-    await service.start(cid)
     engine = CampaignEngine(db, port, SystemClock())
+    # as in the controller: state changes made through the service wake the engine at once
+    service._on_change = lambda: engine.poke(campaigns_changed=True)
+    await service.start(cid)
     task = asyncio.create_task(engine.run())
     try:
         async with asyncio.timeout(10):
