@@ -100,6 +100,9 @@ class CampaignEngineSettings(_Section):
     replay_number: str | None = None
     #: How a member's number becomes an Asterisk channel: {digits} or {e164}.
     dial_template: str = "PJSIP/{digits}"
+    #: Fax bulletins: at most this many pages, and an optional logo on page 1.
+    fax_max_pages: int = 10
+    fax_logo: Path | None = None
 
 
 class ReportsSettings(_Section):

@@ -21,11 +21,13 @@ from typing import Any
 from ivr.ami.client import AmiClient
 from ivr.ami.messages import Event
 from ivr.ami.subscription import EventSubscription
+from ivr.campaigns.fax_delivery import FaxDelivery
 from ivr.campaigns.outcomes import AttemptResult, CallFacts, Outcome, classify_call
 from ivr.campaigns.ports import AttemptPlan, AttemptReport
 from ivr.campaigns.scripts import ScriptBook
 from ivr.errors import AmiError, WatchlineError
 from ivr.flows.delivery import DeliveryFacts, DeliveryRecorder, deliver
+from ivr.members.fields import Channel
 from ivr.telephony.call import Call, CallEnded
 from ivr.telephony.dialer import dial
 
@@ -60,7 +62,9 @@ class AsteriskDeliveryPort:
         dial_template: str,
         ring_timeout_s: float,
         amd: bool,
+        fax: FaxDelivery | None = None,
     ) -> None:
+        self.fax = fax
         self.ami = ami
         self.scripts = scripts
         self.dial_template = dial_template
@@ -71,7 +75,14 @@ class AsteriskDeliveryPort:
     async def prepare(self, campaign_id: int, bulletin_id: int) -> None:
         await self.scripts.prepare(campaign_id, bulletin_id)
 
+    async def wait_reason(self, bulletin_id: int, channel: Channel) -> str | None:
+        if channel is Channel.FAX:
+            return await self.fax.wait_reason(bulletin_id) if self.fax else "fax is not set up"
+        return None
+
     async def deliver(self, plan: AttemptPlan, recorder: DeliveryRecorder) -> AttemptReport:
+        if plan.channel is Channel.FAX and self.fax is not None:
+            return await self.fax.deliver(plan, dial_string(self.dial_template, plan.number))
         key = str(plan.attempt_id)
         pending = _Pending(plan, recorder, asyncio.get_running_loop().create_future())
         self._pending[key] = pending

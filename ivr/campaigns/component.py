@@ -10,8 +10,12 @@ from aiohttp import web
 
 from ivr.campaigns.asterisk_port import AsteriskDeliveryPort
 from ivr.campaigns.engine import CampaignEngine
+from ivr.campaigns.fax_delivery import FaxDelivery
 from ivr.campaigns.scripts import ScriptBook
 from ivr.campaigns.service import CampaignService
+from ivr.fax.limiter import FaxLimiter
+from ivr.fax.render import FaxLayout
+from ivr.fax.sender import FaxSpool
 from ivr.speech.tts.ensure import engine_chain
 from ivr.telephony.dispatcher import Dialogue
 
@@ -33,15 +37,24 @@ class CampaignsComponent:
         sounds = controller.asterisk.sounds_dir
         self.service = CampaignService(
             controller.db, controller.clock, data_dir=s.data_dir, sounds_dir=sounds,
-            on_change=self._poke,
+            on_change=self._poke, fax_layout=FaxLayout(max_pages=s.campaigns.fax_max_pages),
+            fax_logo=s.campaigns.fax_logo,
         )  # fmt: skip
         self.scripts = ScriptBook(
             controller.db, self.service, sounds, engine_chain(s.speech),
             replay_number=s.campaigns.replay_number,
         )  # fmt: skip
+        info = controller.asterisk
+        fax = FaxDelivery(
+            controller.ami, controller.db, controller.clock,
+            spool=FaxSpool(info.fax_dir, info.fax_dir_in_asterisk),
+            dial=s.campaigns.dial_template, limiter=FaxLimiter(s.campaigns.max_concurrent_faxes),
+            layout=FaxLayout(max_pages=s.campaigns.fax_max_pages), logo=s.campaigns.fax_logo,
+            ring_timeout_s=s.campaigns.ring_timeout_s,
+        )  # fmt: skip
         self.port = AsteriskDeliveryPort(
             controller.ami, self.scripts, dial_template=s.campaigns.dial_template,
-            ring_timeout_s=s.campaigns.ring_timeout_s, amd=s.campaigns.amd,
+            ring_timeout_s=s.campaigns.ring_timeout_s, amd=s.campaigns.amd, fax=fax,
         )  # fmt: skip
         self.engine = CampaignEngine(
             controller.db, self.port, controller.clock,

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +43,7 @@ from ivr.campaigns.policy import (
 )
 from ivr.campaigns.ports import AttemptPlan, AttemptReport, DeliveryPort
 from ivr.clock import Clock
+from ivr.members.fields import Channel
 from ivr.store import campaigns_repo as repo
 from ivr.store import members_repo
 from ivr.store.database import Database
@@ -50,6 +51,9 @@ from ivr.store.group_commit import GroupCommitWriter
 from ivr.store.models import CampaignState, CampaignTarget, Member
 
 log = logging.getLogger(__name__)
+
+#: How often a member held back (a fax waiting for approved text) is looked at again.
+WAIT_RECHECK_S = 30.0
 
 #: How often the engine looks again when nothing woke it (state changes made elsewhere).
 POLL_S = 1.0
@@ -260,6 +264,12 @@ class CampaignEngine:
         if not may_dial(member.status, group_opted_out):
             await repo.finish_target(s, target, Outcome.OPTED_OUT, now=now, cause="opted out")
             return False
+        if member.channel is not Channel.VOICE:
+            reason = await self.port.wait_reason(c.bulletin_id, member.channel)
+            if reason is not None:
+                later = now + timedelta(seconds=WAIT_RECHECK_S)
+                await repo.reschedule_target(s, target, at=later, now=now, cause=reason)
+                return False
         return True
 
     async def _begin(

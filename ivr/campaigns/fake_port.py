@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from ivr.campaigns.outcomes import AttemptResult, CallFacts, Outcome, classify_call
 from ivr.campaigns.ports import AttemptPlan, AttemptReport
 from ivr.flows.delivery import DeliveryRecorder
+from ivr.members.fields import Channel
 
 BEHAVIOURS = {
     "confirm": CallFacts(originate_reason=4, digits="1", plays_heard=1),
@@ -37,10 +38,15 @@ class FakeDeliveryPort:
     in_flight: int = 0
     max_in_flight: int = 0
     prepared: list[int] = field(default_factory=list)
+    #: channels whose members must wait, with the reason
+    waiting: dict[Channel, str] = field(default_factory=dict)
     _used: dict[str, int] = field(default_factory=dict)
 
     async def prepare(self, campaign_id: int, bulletin_id: int) -> None:
         self.prepared.append(campaign_id)
+
+    async def wait_reason(self, bulletin_id: int, channel: Channel) -> str | None:
+        return self.waiting.get(channel)
 
     def attempts_to(self, number: str) -> int:
         return sum(1 for p in self.calls if p.number == number)

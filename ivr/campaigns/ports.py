@@ -56,6 +56,11 @@ class DeliveryPort(Protocol):
         call: render or install what its calls will play."""
         ...
 
+    async def wait_reason(self, bulletin_id: int, channel: Channel) -> str | None:
+        """Why a member on ``channel`` cannot be sent this bulletin yet (a fax waits for
+        approved text), or None when the attempt may go ahead."""
+        ...
+
     async def deliver(self, plan: AttemptPlan, recorder: DeliveryRecorder) -> AttemptReport:
         """Carry out one attempt. Must not raise for telephony failures: report them."""
         ...

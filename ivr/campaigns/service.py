@@ -8,6 +8,7 @@ them on its next poll (within a second).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -18,10 +19,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.bulletins import media
+from ivr.campaigns.fax_delivery import fax_document
 from ivr.campaigns.outcomes import Outcome
 from ivr.campaigns.policy import CampaignSettings, Priority
 from ivr.clock import Clock
 from ivr.errors import BulletinNotFound, ConflictError, GroupNotFound, InputError
+from ivr.fax.errors import EmptyBulletinText
+from ivr.fax.render import FaxLayout, render_pages
+from ivr.members.fields import Channel
 from ivr.store import campaigns_repo as repo
 from ivr.store import members_repo
 from ivr.store.database import Database
@@ -34,6 +39,7 @@ from ivr.store.models import (
     CampaignTarget,
     Group,
     Member,
+    Membership,
     TargetState,
 )
 
@@ -93,7 +99,11 @@ class CampaignService:
         data_dir: Path,
         sounds_dir: Path | None,
         on_change: Callable[[], None] | None = None,
+        fax_layout: FaxLayout | None = None,
+        fax_logo: Path | None = None,
     ) -> None:
+        self.fax_layout = fax_layout or FaxLayout()
+        self.fax_logo = fax_logo
         self.db = db
         self.clock = clock
         self.data_dir = data_dir
@@ -120,6 +130,45 @@ class CampaignService:
         if self.sounds_dir is not None:
             media.install(path, self.sounds_dir, bulletin.id)
         return bulletin.id
+
+    async def set_bulletin_text(
+        self, bulletin_id: int, text: str, *, approved: bool, by: str
+    ) -> None:
+        """The text fax members receive: typed, or the corrected transcript of the recording.
+
+        Checked now (empty, or longer than the page limit) so a fax never fails later.
+        """
+        text = text.strip()
+        if not text:
+            raise EmptyBulletinText()
+        await asyncio.to_thread(self._check_fax, text, "a scheme", 0)
+        async with self.db.session(write=True) as s:
+            bulletin = await s.get(Bulletin, bulletin_id)
+            if bulletin is None:
+                raise BulletinNotFound(bulletin_id)
+            bulletin.transcript = text
+            bulletin.transcript_approved = approved
+        log.info("bulletin %d text set by %s (approved: %s)", bulletin_id, by, approved)
+        self._on_change()
+
+    async def approve_transcript(self, bulletin_id: int, *, by: str) -> None:
+        async with self.db.session(write=True) as s:
+            bulletin = await s.get(Bulletin, bulletin_id)
+            if bulletin is None:
+                raise BulletinNotFound(bulletin_id)
+            if not (bulletin.transcript or "").strip():
+                raise ConflictError(f"bulletin {bulletin_id} has no text to approve yet")
+            bulletin.transcript_approved = True
+        log.info("bulletin %d transcript approved by %s", bulletin_id, by)
+        self._on_change()
+
+    def _check_fax(self, text: str, scheme: str, campaign_id: int) -> None:
+        """Render the pages (without writing them): page limit, logo. Raises FaxInputError."""
+        document = fax_document(
+            text, scheme=scheme, campaign_id=campaign_id, sent_at=self.clock.now(),
+            title=None, logo=self.fax_logo,
+        )  # fmt: skip
+        render_pages(document, self.fax_layout)
 
     async def install_bulletin(self, bulletin_id: int) -> str:
         """Make sure Asterisk has the bulletin's audio (after a restart, or a new sandbox)."""
@@ -156,6 +205,15 @@ class CampaignService:
             missing = [name for name in wanted if name not in groups]
             if missing:
                 raise GroupNotFound(missing[0])
+            bulletin = await s.get(Bulletin, bulletin_id)
+            assert bulletin is not None
+            if (
+                bulletin.transcript_approved
+                and bulletin.transcript
+                and await _has_fax_members(s, [g.id for g in groups.values()])
+            ):
+                # a fax that cannot be rendered must fail now, before any call is placed
+                await asyncio.to_thread(self._check_fax, bulletin.transcript, wanted[0], 0)
             campaign = await repo.create_campaign(
                 s, bulletin_id=bulletin_id, now=now, priority=priority, settings=settings
             )
@@ -293,3 +351,13 @@ class CampaignService:
                     .order_by(Attempt.number)
                 )
             )  # fmt: skip
+
+
+async def _has_fax_members(s: AsyncSession, group_ids: Sequence[int]) -> bool:
+    query = (
+        select(Member.id)
+        .join(Membership, Membership.member_id == Member.id)
+        .where(Membership.group_id.in_(group_ids), Member.channel == Channel.FAX)
+        .limit(1)
+    )
+    return await s.scalar(query) is not None

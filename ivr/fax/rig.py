@@ -36,6 +36,7 @@ class RigBehaviour(enum.Enum):
     NO_ANSWER = "rings, never answers"
     CUT_AFTER_FIRST_PAGE = "receives, then loses the line during page 2"
     VOICE = "a person answers: no fax tones"
+    BUSY_THEN_FAX = "busy on its first call, then answers and receives"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ CUT_AFTER_FIRST_PAGE = RigFaxMachine("904", RigBehaviour.CUT_AFTER_FIRST_PAGE, t
 VOICE = RigFaxMachine("905", RigBehaviour.VOICE, t38=False)
 FAX_T38_2 = RigFaxMachine("906", RigBehaviour.FAX, t38=True)
 FAX_AUDIO_2 = RigFaxMachine("907", RigBehaviour.FAX, t38=False)
+BUSY_THEN_FAX = RigFaxMachine("908", RigBehaviour.BUSY_THEN_FAX, t38=False)
 
 MACHINES = (
     FAX_T38,
@@ -83,6 +85,7 @@ MACHINES = (
     VOICE,
     FAX_T38_2,
     FAX_AUDIO_2,
+    BUSY_THEN_FAX,
 )
 #: Seconds after answering that machine 904 hangs up (TIMEOUT(absolute) in its dialplan).
 CUT_AFTER_S = 75

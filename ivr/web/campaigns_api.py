@@ -75,6 +75,38 @@ async def add_bulletin(request: web.Request) -> web.Response:
     return web.json_response({"id": bulletin_id}, status=201)
 
 
+class BulletinText(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=20_000)
+    approved: bool = True
+
+
+def _bulletin_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["bulletin_id"])
+    except ValueError as e:
+        raise InputError("bulletin id must be a number") from e
+
+
+@routes.put("/api/bulletins/{bulletin_id}/text")
+async def set_bulletin_text(request: web.Request) -> web.Response:
+    """The text fax members receive (typed, or a corrected transcript), approved or not."""
+    who = require(request, Role.COORDINATOR)
+    body = BulletinText.model_validate(await _json(request))
+    await request.app[SERVICE].set_bulletin_text(
+        _bulletin_id(request), body.text, approved=body.approved, by=who.name
+    )
+    return web.json_response({"id": _bulletin_id(request), "approved": body.approved})
+
+
+@routes.post("/api/bulletins/{bulletin_id}/approve")
+async def approve_bulletin_text(request: web.Request) -> web.Response:
+    """Approve the bulletin's transcript as it stands: fax members then receive it."""
+    who = require(request, Role.COORDINATOR)
+    await request.app[SERVICE].approve_transcript(_bulletin_id(request), by=who.name)
+    return web.json_response({"id": _bulletin_id(request), "approved": True})
+
+
 @routes.get("/api/groups")
 async def list_groups(request: web.Request) -> web.Response:
     require(request, Role.COORDINATOR, Role.STAFF)

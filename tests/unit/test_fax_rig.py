@@ -133,7 +133,11 @@ def test_each_behaviour_is_wired_to_its_number(files: dict[str, str]) -> None:
 
     for m in rig.MACHINES:
         body = steps(m)
-        if m.behaviour in (rig.RigBehaviour.FAX, rig.RigBehaviour.CUT_AFTER_FIRST_PAGE):
+        if m.behaviour in (
+            rig.RigBehaviour.FAX,
+            rig.RigBehaviour.CUT_AFTER_FIRST_PAGE,
+            rig.RigBehaviour.BUSY_THEN_FAX,
+        ):
             assert "Goto(rig-fax-machine,receive,1)" in body
             assert f"WL_RIG_MACHINE={m.suffix}" in body
         else:
@@ -142,6 +146,7 @@ def test_each_behaviour_is_wired_to_its_number(files: dict[str, str]) -> None:
     assert "Ringing()" in steps(rig.NO_ANSWER) and "Answer" not in steps(rig.NO_ANSWER)
     assert f"TIMEOUT(absolute)={rig.CUT_AFTER_S})" in steps(rig.CUT_AFTER_FIRST_PAGE)
     assert "Answer()" in steps(rig.VOICE)
+    assert "Hangup(17)" in steps(rig.BUSY_THEN_FAX) and "GLOBAL" in steps(rig.BUSY_THEN_FAX)
 
 
 def test_received_faxes_land_in_the_fax_dir_and_are_reported(
