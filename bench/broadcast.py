@@ -45,10 +45,10 @@ from ivr.config import SandboxSettings, SpeechSettings
 from ivr.sandbox import AsteriskSandbox, SandboxInfo
 from ivr.speech.tts.build import render_phrase
 from ivr.speech.tts.ensure import engine_chain, ensure_prompts
+from ivr.speech.tts.spoken import spoken_wav
 from ivr.store import members_repo
 from ivr.store.database import Database
 from ivr.store.models.auth import Role
-from tests.spoken import spoken_wav
 
 CALLS = 200
 CONCURRENCY = 20

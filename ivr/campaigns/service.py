@@ -293,6 +293,18 @@ class CampaignService:
             counts=await repo.target_counts(s, campaign.id),
         )  # fmt: skip
 
+    async def wait_for_state(
+        self, campaign_id: int, states: Sequence[str], *, poll_s: float = 1.0
+    ) -> CampaignSummary:
+        """The summary once the campaign is in one of ``states`` (bound it with a timeout).
+
+        Polls, because the state lives in the database and another process (the CLI, a
+        second controller) may change it.
+        """
+        while (summary := await self.summary(campaign_id)).state not in states:  # noqa: ASYNC110
+            await asyncio.sleep(poll_s)
+        return summary
+
     async def all_summaries(self) -> list[CampaignSummary]:
         async with self.db.session() as s:
             campaigns = await s.scalars(select(Campaign).order_by(Campaign.id.desc()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ class DemoContext:
     controller: Controller
     fleet: Fleet
     work_dir: Path
+    #: where what a person may want to look at afterwards is kept (the work dir is temporary)
+    out_dir: Path
     _next_endpoint: int = 0
     summary: list[tuple[str, bool, str]] = field(default_factory=list)
 
@@ -28,6 +31,16 @@ class DemoContext:
             raise RuntimeError("the demo ran out of rig endpoints")
         self._next_endpoint += n
         return taken
+
+    def keep(self, *paths: Path) -> list[Path]:
+        """Copy files out of the temporary work dir; returns their kept paths."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        kept = []
+        for path in paths:
+            target = self.out_dir / path.name
+            shutil.copyfile(path, target)
+            kept.append(target)
+        return kept
 
     def record(self, act: str, ok: bool, detail: str) -> None:
         self.summary.append((act, ok, detail))

@@ -37,7 +37,8 @@ async def run_demo(settings: Settings, console: Console) -> bool:
                 Controller(demo_settings, sandbox=info, serve_web=False) as controller,
                 Fleet(info.host, info.sip_port, log_dir=work / "rig") as fleet,
             ):
-                ctx = DemoContext(console, info, controller, fleet, work)
+                out = settings.data_dir.resolve() / "demo-output"
+                ctx = DemoContext(console, info, controller, fleet, work, out)
                 for act in ACTS:
                     try:
                         await act(ctx)
