@@ -17,7 +17,7 @@ typecheck: install
 test: install
 	.venv/bin/ruff check ivr sip_test_rig tests bench
 	.venv/bin/mypy
-	.venv/bin/python -m pytest -ra
+	.venv/bin/python -m pytest -ra --durations=20
 
 demo: install
 	.venv/bin/ivr demo
