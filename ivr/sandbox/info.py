@@ -50,6 +50,8 @@ class SandboxInfo:
     #: The same folders as Asterisk sees them (they differ when it runs in a chroot).
     sounds_dir_in_asterisk: str
     fax_dir_in_asterisk: str
+    #: Ports reserved for test tools of this sandbox's owner (first, last); (0, 0): none.
+    tool_ports: tuple[int, int] = (0, 0)
 
     @property
     def ari_url(self) -> str:
@@ -76,6 +78,10 @@ def info_from_json(data: dict[str, object]) -> SandboxInfo:
     values = dict(data)
     for key in ("instance_dir", "log_file", "recordings_dir", "sounds_dir", "fax_dir"):
         values[key] = Path(str(values[key]))
+    if "tool_ports" in values:
+        ports = values["tool_ports"]
+        assert isinstance(ports, list | tuple)
+        values["tool_ports"] = (int(ports[0]), int(ports[1]))
     raw = values["endpoints"]
     assert isinstance(raw, list)
     values["endpoints"] = tuple(RigEndpoint(**e) for e in raw)

@@ -23,6 +23,7 @@ from pathlib import Path
 BASE = 10000
 BLOCK = 400
 SLOTS = 50
+_TOOLS_OFFSET = 3
 _RTP_OFFSET = 100
 _UDPTL_OFFSET = 340
 
@@ -37,6 +38,10 @@ class PortBlock:
     rtp_end: int
     udptl_start: int
     udptl_end: int
+    #: Ports nothing in the sandbox uses: test tools (SIPp...) of this slot's owner take
+    #: theirs here, so they cannot race another session for an ephemeral port.
+    tools_start: int = 0
+    tools_end: int = 0
 
     @classmethod
     def for_slot(cls, slot: int) -> PortBlock:
@@ -50,6 +55,8 @@ class PortBlock:
             rtp_end=base + _UDPTL_OFFSET - 1,
             udptl_start=base + _UDPTL_OFFSET,
             udptl_end=base + BLOCK - 1,
+            tools_start=base + _TOOLS_OFFSET,
+            tools_end=base + _RTP_OFFSET - 1,
         )
 
 

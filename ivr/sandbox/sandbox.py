@@ -178,6 +178,7 @@ class AsteriskSandbox:
             fax_dir=self.instance_dir / "fax",
             sounds_dir_in_asterisk=f"{inside}/data/sounds/watchline",
             fax_dir_in_asterisk=f"{inside}/fax",
+            tool_ports=(ports.tools_start, ports.tools_end),
         )
 
     async def _boot(self) -> None:

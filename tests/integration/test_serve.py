@@ -30,11 +30,15 @@ def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
     config.write_text(f'data_dir = "{tmp_path / "var"}"\n\n[web]\nport = {port}\n')
     # the environment overrides the file: the log level comes from here
     env = {**os.environ, "WATCHLINE_CONFIG": str(config), "WATCHLINE_LOG_LEVEL": "DEBUG"}
+    # stderr to a file: at DEBUG start-up alone writes tens of KB, and a pipe nobody drains
+    # would fill and block the controller's exit
+    log_path = tmp_path / "serve.log"
+    log_file = log_path.open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ivr", "serve"],
         env=env,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=log_file,
         text=True,
     )
     try:
@@ -57,7 +61,8 @@ def test_serve_answers_health_and_stops_on_sigterm(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    stderr = proc.stderr.read() if proc.stderr else ""
+    log_file.close()
+    stderr = log_path.read_text()
     assert "DEBUG" in stderr  # the env override took effect
     assert "Traceback" not in stderr, stderr[-2000:]
     # its private sandbox was stopped with it

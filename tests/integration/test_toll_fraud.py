@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
@@ -35,9 +34,7 @@ def dialplan_targets(info: SandboxInfo) -> list[str]:
     )
     contexts = re.findall(r"^\[([\w-]+)\]", text, re.M)
     extens = re.findall(r"^exten => ([^,]+),", text, re.M)
-    names = {c for c in contexts if c not in ("general", "globals")} | {
-        _sample(e) for e in extens
-    }
+    names = {c for c in contexts if c not in ("general", "globals")} | {_sample(e) for e in extens}
     return sorted(n for n in names if n)
 
 
@@ -58,12 +55,6 @@ def _sample(exten: str) -> str:
     return "".join(out)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _sipp(info: SandboxInfo, scenario: str, service: str, caller: str, cwd: Path) -> int:
     cmd = [
         "sipp", f"{info.host}:{info.sip_port}",
@@ -71,8 +62,9 @@ def _sipp(info: SandboxInfo, scenario: str, service: str, caller: str, cwd: Path
         "-s", service, "-key", "caller", caller,
         # used only by the wrong-password scenario's [authentication]
         "-au", caller, "-ap", "definitely-wrong",
-        "-i", "127.0.0.1", "-p", str(_free_udp_port()),
-        "-mi", "127.0.0.1", "-mp", str(_free_udp_port()),
+        # ports from this sandbox's own block: another test session cannot hold them
+        "-i", "127.0.0.1", "-p", str(info.tool_ports[0]),
+        "-mi", "127.0.0.1", "-mp", str(info.tool_ports[0] + 2),
         "-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
         "-trace_err", "-error_file", str(cwd / f"err-{service}.log"),
     ]  # fmt: skip

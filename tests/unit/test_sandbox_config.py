@@ -189,3 +189,12 @@ def test_a_broken_template_fails_naming_the_file(tmp_path: Path, bad: str) -> No
         render(_ctx(), tmp_path, runtime, templates_dir=tpl)
     assert e.value.step == "render"
     assert "broken.conf.j2" in str(e.value)
+
+
+def test_test_tools_get_ports_of_their_own_in_each_block() -> None:
+    """SIPp and friends take ports no Asterisk listener and no other slot uses."""
+    block = PortBlock.for_slot(7)
+    tools = set(range(block.tools_start, block.tools_end + 1))
+    asterisk = {block.sip, block.ami, block.http, *range(block.rtp_start, block.udptl_end + 1)}
+    assert len(tools) >= 50 and not tools & asterisk
+    assert not tools & set(range(PortBlock.for_slot(8).sip, PortBlock.for_slot(8).udptl_end + 1))
