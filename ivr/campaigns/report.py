@@ -37,7 +37,17 @@ def csv_header() -> str:
 
 def csv_row(row: ReportRow) -> str:
     d = row_dict(row)
-    return _csv_line(["" if d[c] is None else d[c] for c in COLUMNS])
+    return _csv_line([_cell(d[c]) for c in COLUMNS])
+
+
+def _cell(value: Any) -> Any:
+    """Spreadsheets run a cell starting with = + - @ as a formula: a member named
+    ``=HYPERLINK(...)`` must stay text when staff open the report (OWASP CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def _csv_line(values: list[Any]) -> str:

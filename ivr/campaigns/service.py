@@ -310,11 +310,13 @@ class CampaignService:
             campaigns = await s.scalars(select(Campaign).order_by(Campaign.id.desc()))
             return [await self._summary(s, c) for c in campaigns]
 
-    async def report_rows(self, campaign_id: int, *, batch: int = 1000) -> AsyncIterator[ReportRow]:
+    async def report_rows(
+        self, campaign_id: int, *, batch: int = 1000, after_member_id: int = 0
+    ) -> AsyncIterator[ReportRow]:
         """Every member of the campaign with their outcome, in member order, in batches."""
         async with self.db.session() as s:
             await repo.get_campaign(s, campaign_id)
-        last_id = 0
+        last_id = after_member_id  # paging: start after this member (by the target index)
         while True:
             async with self.db.session() as s:
                 rows = (

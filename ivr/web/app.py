@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from ivr.errors import AuthError, ConflictError, InputError, NotFound
 from ivr.web.auth import DATABASE, LIMITER, Handler, auth_middleware
+from ivr.web.dashboard import add_dashboard
 from ivr.web.keys import CONTROLLER
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ def create_app(controller: Controller) -> web.Application:
     app[DATABASE] = controller.db
     app[LIMITER] = controller.auth_limiter
     app.router.add_get("/api/health", health)
+    add_dashboard(app)
     return app
 
 

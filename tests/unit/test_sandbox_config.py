@@ -198,3 +198,10 @@ def test_test_tools_get_ports_of_their_own_in_each_block() -> None:
     asterisk = {block.sip, block.ami, block.http, *range(block.rtp_start, block.udptl_end + 1)}
     assert len(tools) >= 50 and not tools & asterisk
     assert not tools & set(range(PortBlock.for_slot(8).sip, PortBlock.for_slot(8).udptl_end + 1))
+
+
+def test_keys_pressed_never_reach_asterisks_log(tmp_path: Path) -> None:
+    """PINs are keyed on the bulletin line: the log levels must not include dtmf."""
+    logger = _render(tmp_path)["logger.conf"]
+    levels = next(line for line in logger.splitlines() if line.startswith("full =>"))
+    assert "dtmf" not in levels

@@ -14,20 +14,42 @@ from ivr.store.models.campaigns import (
     CampaignTarget,
     TargetState,
 )
+from ivr.store.models.coordinators import (
+    BulletinSend,
+    BulletinTranscription,
+    Coordinator,
+    CoordinatorEvent,
+    CoordinatorGroup,
+    ReplayConfirmation,
+)
 from ivr.store.models.members import Group, Member, Membership
+from ivr.store.models.reports import Report, ReportAnswer, ReportDelivery, ReportEvent
+from ivr.store.models.transcription import JobState, TranscriptionJobRow
 
 __all__ = [
     "ApiToken",
     "Attempt",
     "Base",
     "Bulletin",
+    "BulletinSend",
+    "BulletinTranscription",
     "Campaign",
     "CampaignGroup",
     "CampaignState",
     "CampaignTarget",
+    "Coordinator",
+    "CoordinatorEvent",
+    "CoordinatorGroup",
     "Group",
+    "JobState",
     "Member",
     "Membership",
+    "ReplayConfirmation",
+    "Report",
+    "ReportAnswer",
+    "ReportDelivery",
+    "ReportEvent",
     "Role",
     "TargetState",
+    "TranscriptionJobRow",
 ]

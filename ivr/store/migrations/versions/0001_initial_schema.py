@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 14:26:59.783255
+Create Date: 2026-11-27 16:15:04.423191
 """
 
 from __future__ import annotations
@@ -43,6 +43,21 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bulletins'))
     )
+    op.create_table('coordinators',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('phone', sa.String(length=16), nullable=False),
+    sa.Column('pin_hash', sa.String(length=200), nullable=False),
+    sa.Column('failed_pins', sa.Integer(), nullable=False),
+    sa.Column('lockouts', sa.Integer(), nullable=False),
+    sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('notice', sa.Enum('not_sent', name='notice', native_enum=False, create_constraint=True, length=16), nullable=True),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coordinators')),
+    sa.UniqueConstraint('phone', name=op.f('uq_coordinators_phone'))
+    )
     op.create_table('groups',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=100), nullable=False),
@@ -71,6 +86,71 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_members')),
     sa.UniqueConstraint('phone', name=op.f('uq_members_phone'))
     )
+    op.create_table('reports',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=16), nullable=False),
+    sa.Column('channel_id', sa.String(length=64), nullable=False),
+    sa.Column('caller_number', sa.String(length=32), nullable=True),
+    sa.Column('category', sa.Enum('theft', 'criminal_damage', 'anti_social_behaviour', 'lost_or_found_property', 'fraud', 'other', name='category', native_enum=False, create_constraint=True, length=32), nullable=True),
+    sa.Column('category_by', sa.String(length=16), nullable=True),
+    sa.Column('callback_requested', sa.Boolean(), nullable=False),
+    sa.Column('callback_number', sa.String(length=32), nullable=True),
+    sa.Column('callback_source', sa.String(length=16), nullable=True),
+    sa.Column('call_state', sa.Enum('in_call', 'completed', 'hung_up', 'transferred', 'interrupted', name='call_state', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('status', sa.Enum('new', 'triaged', 'closed', name='status', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('urgent', sa.Boolean(), nullable=False),
+    sa.Column('urgent_phrases', sa.JSON(), nullable=False),
+    sa.Column('no_speech', sa.Boolean(), nullable=False),
+    sa.Column('transcription_failed', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('transcribed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reports')),
+    sa.UniqueConstraint('reference', name=op.f('uq_reports_reference'))
+    )
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.create_index('ix_reports_status_created_at', ['status', 'created_at'], unique=False)
+
+    op.create_table('transcription_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('subject', sa.String(length=200), nullable=False),
+    sa.Column('audio_path', sa.String(length=500), nullable=False),
+    sa.Column('context', sa.JSON(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'done', 'failed', name='state', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('engine', sa.String(length=64), nullable=True),
+    sa.Column('confidence', sa.Float(), nullable=True),
+    sa.Column('no_speech', sa.Boolean(), nullable=True),
+    sa.Column('duration_s', sa.Float(), nullable=True),
+    sa.Column('segments', sa.JSON(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_transcription_jobs'))
+    )
+    with op.batch_alter_table('transcription_jobs', schema=None) as batch_op:
+        batch_op.create_index('ix_transcription_jobs_state_id', ['state', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_transcription_jobs_subject'), ['subject'], unique=False)
+
+    op.create_table('bulletin_transcriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('bulletin_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'done', 'failed', name='state', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('text', sa.Text(), nullable=True),
+    sa.Column('engine', sa.String(length=64), nullable=True),
+    sa.Column('confidence', sa.Float(), nullable=True),
+    sa.Column('no_speech', sa.Boolean(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['bulletin_id'], ['bulletins.id'], name=op.f('fk_bulletin_transcriptions_bulletin_id_bulletins'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bulletin_transcriptions'))
+    )
+    with op.batch_alter_table('bulletin_transcriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bulletin_transcriptions_bulletin_id'), ['bulletin_id'], unique=False)
+        batch_op.create_index('ix_bulletin_transcriptions_state_id', ['state', 'id'], unique=False)
+
     op.create_table('campaigns',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bulletin_id', sa.Integer(), nullable=False),
@@ -86,6 +166,27 @@ def upgrade() -> None:
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_campaigns_bulletin_id'), ['bulletin_id'], unique=False)
 
+    op.create_table('coordinator_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('coordinator_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.Enum('signed_in', 'wrong_pin', 'locked', 'refused_locked', 'rate_limited', 'unknown_coordinator', 'sent', 'scheduled', 'not_sent', 'created', 'pin_changed', 'groups_changed', 'unlocked', name='kind', native_enum=False, create_constraint=True, length=32), nullable=False),
+    sa.Column('via', sa.String(length=16), nullable=False),
+    sa.Column('source', sa.String(length=200), nullable=True),
+    sa.Column('detail', sa.String(length=500), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['coordinator_id'], ['coordinators.id'], name=op.f('fk_coordinator_events_coordinator_id_coordinators'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_coordinator_events'))
+    )
+    with op.batch_alter_table('coordinator_events', schema=None) as batch_op:
+        batch_op.create_index('ix_coordinator_events_coordinator_id_id', ['coordinator_id', 'id'], unique=False)
+
+    op.create_table('coordinator_groups',
+    sa.Column('coordinator_id', sa.Integer(), nullable=False),
+    sa.Column('group_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['coordinator_id'], ['coordinators.id'], name=op.f('fk_coordinator_groups_coordinator_id_coordinators'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['group_id'], ['groups.id'], name=op.f('fk_coordinator_groups_group_id_groups'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('coordinator_id', 'group_id', name=op.f('pk_coordinator_groups'))
+    )
     op.create_table('memberships',
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('group_id', sa.Integer(), nullable=False),
@@ -98,6 +199,97 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.create_index('ix_memberships_group_id_opted_out', ['group_id', 'opted_out'], unique=False)
+
+    op.create_table('replay_confirmations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('member_id', sa.Integer(), nullable=False),
+    sa.Column('bulletin_id', sa.Integer(), nullable=False),
+    sa.Column('targets_confirmed', sa.Integer(), nullable=False),
+    sa.Column('caller_number', sa.String(length=32), nullable=True),
+    sa.Column('matched_by', sa.String(length=16), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['bulletin_id'], ['bulletins.id'], name=op.f('fk_replay_confirmations_bulletin_id_bulletins'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['member_id'], ['members.id'], name=op.f('fk_replay_confirmations_member_id_members'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_replay_confirmations'))
+    )
+    with op.batch_alter_table('replay_confirmations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_replay_confirmations_member_id'), ['member_id'], unique=False)
+
+    op.create_table('report_answers',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('category', 'where', 'what', name='kind', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('take', sa.Integer(), nullable=False),
+    sa.Column('superseded', sa.Boolean(), nullable=False),
+    sa.Column('audio_path', sa.String(length=500), nullable=True),
+    sa.Column('audio_bytes', sa.Integer(), nullable=False),
+    sa.Column('duration_s', sa.Float(), nullable=True),
+    sa.Column('ended_by', sa.String(length=16), nullable=False),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('fetch_error', sa.Text(), nullable=True),
+    sa.Column('audio_purged_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('job_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['job_id'], ['transcription_jobs.id'], name=op.f('fk_report_answers_job_id_transcription_jobs'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_answers_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_answers'))
+    )
+    with op.batch_alter_table('report_answers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_answers_job_id'), ['job_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_report_answers_report_id'), ['report_id'], unique=False)
+
+    op.create_table('report_deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.Enum('pending', 'delivered', 'dead', name='state', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('delivered_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_status', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_deliveries_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_deliveries')),
+    sa.UniqueConstraint('report_id', name=op.f('uq_report_deliveries_report_id'))
+    )
+    with op.batch_alter_table('report_deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_report_deliveries_state_next_attempt_at', ['state', 'next_attempt_at'], unique=False)
+
+    op.create_table('report_events',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('report_id', sa.Integer(), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.Column('action', sa.String(length=32), nullable=False),
+    sa.Column('from_status', sa.String(length=16), nullable=True),
+    sa.Column('to_status', sa.String(length=16), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('detail', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['report_id'], ['reports.id'], name=op.f('fk_report_events_report_id_reports'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_report_events'))
+    )
+    with op.batch_alter_table('report_events', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_report_events_report_id'), ['report_id'], unique=False)
+
+    op.create_table('bulletin_sends',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('bulletin_id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('coordinator_id', sa.Integer(), nullable=True),
+    sa.Column('run_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('preset', sa.String(length=32), nullable=True),
+    sa.Column('state', sa.Enum('pending', 'started', 'cancelled', name='state', native_enum=False, create_constraint=True, length=16), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['bulletin_id'], ['bulletins.id'], name=op.f('fk_bulletin_sends_bulletin_id_bulletins'), ondelete='RESTRICT'),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], name=op.f('fk_bulletin_sends_campaign_id_campaigns'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['coordinator_id'], ['coordinators.id'], name=op.f('fk_bulletin_sends_coordinator_id_coordinators'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_bulletin_sends')),
+    sa.UniqueConstraint('campaign_id', name=op.f('uq_bulletin_sends_campaign_id'))
+    )
+    with op.batch_alter_table('bulletin_sends', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_bulletin_sends_bulletin_id'), ['bulletin_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_bulletin_sends_coordinator_id'), ['coordinator_id'], unique=False)
+        batch_op.create_index('ix_bulletin_sends_state_run_at', ['state', 'run_at'], unique=False)
 
     op.create_table('campaign_groups',
     sa.Column('campaign_id', sa.Integer(), nullable=False),
@@ -156,16 +348,59 @@ def downgrade() -> None:
 
     op.drop_table('campaign_targets')
     op.drop_table('campaign_groups')
+    with op.batch_alter_table('bulletin_sends', schema=None) as batch_op:
+        batch_op.drop_index('ix_bulletin_sends_state_run_at')
+        batch_op.drop_index(batch_op.f('ix_bulletin_sends_coordinator_id'))
+        batch_op.drop_index(batch_op.f('ix_bulletin_sends_bulletin_id'))
+
+    op.drop_table('bulletin_sends')
+    with op.batch_alter_table('report_events', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_events_report_id'))
+
+    op.drop_table('report_events')
+    with op.batch_alter_table('report_deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_deliveries_state_next_attempt_at')
+
+    op.drop_table('report_deliveries')
+    with op.batch_alter_table('report_answers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_report_answers_report_id'))
+        batch_op.drop_index(batch_op.f('ix_report_answers_job_id'))
+
+    op.drop_table('report_answers')
+    with op.batch_alter_table('replay_confirmations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_replay_confirmations_member_id'))
+
+    op.drop_table('replay_confirmations')
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.drop_index('ix_memberships_group_id_opted_out')
 
     op.drop_table('memberships')
+    op.drop_table('coordinator_groups')
+    with op.batch_alter_table('coordinator_events', schema=None) as batch_op:
+        batch_op.drop_index('ix_coordinator_events_coordinator_id_id')
+
+    op.drop_table('coordinator_events')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_campaigns_bulletin_id'))
 
     op.drop_table('campaigns')
+    with op.batch_alter_table('bulletin_transcriptions', schema=None) as batch_op:
+        batch_op.drop_index('ix_bulletin_transcriptions_state_id')
+        batch_op.drop_index(batch_op.f('ix_bulletin_transcriptions_bulletin_id'))
+
+    op.drop_table('bulletin_transcriptions')
+    with op.batch_alter_table('transcription_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_transcription_jobs_subject'))
+        batch_op.drop_index('ix_transcription_jobs_state_id')
+
+    op.drop_table('transcription_jobs')
+    with op.batch_alter_table('reports', schema=None) as batch_op:
+        batch_op.drop_index('ix_reports_status_created_at')
+
+    op.drop_table('reports')
     op.drop_table('members')
     op.drop_table('groups')
+    op.drop_table('coordinators')
     op.drop_table('bulletins')
     op.drop_table('api_tokens')
     # ### end Alembic commands ###
