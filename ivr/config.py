@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from ivr.campaigns.policy import CampaignSettings
 from ivr.errors import ConfigError
 
 
@@ -108,6 +109,9 @@ class CampaignEngineSettings(_Section):
     replay_number: str | None = None
     #: How a member's number becomes an Asterisk channel: {digits} or {e164}.
     dial_template: str = "PJSIP/{digits}"
+    #: The policy of every campaign not given its own (those a coordinator sends by phone):
+    #: attempts, retry delays, pacing, how long to keep trying.
+    default_policy: CampaignSettings = Field(default_factory=CampaignSettings)
     #: Fax bulletins: at most this many pages, and an optional logo on page 1.
     fax_max_pages: int = 10
     fax_logo: Path | None = None

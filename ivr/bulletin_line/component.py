@@ -87,6 +87,7 @@ class BulletinLineComponent:
             sounds_dir=sounds, tts=chain,
             delete_recording=ari.delete_stored_recording if ari is not None else None,
             on_started=self._wake_campaigns, on_bulletin=self.transcribe_soon,
+            policy=s.campaigns.default_policy,
         )  # fmt: skip
         self.replay = ReplayService(
             controller.db, controller.clock, sounds_dir=sounds,

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.bulletins import media
-from ivr.campaigns.policy import Priority
+from ivr.campaigns.policy import CampaignSettings, Priority
 from ivr.errors import GroupNotFound, InputError
 from ivr.store import campaigns_repo, members_repo
 from ivr.store import coordinators_repo as repo
@@ -58,6 +58,8 @@ class NewSend:
     #: for the audit trail: "phone" or "api", and the caller ID or token name
     via: str
     source: str | None
+    #: the campaign's policy; None: CampaignSettings' defaults
+    policy: CampaignSettings | None = None
 
 
 def send_job_id(send_id: int) -> str:
@@ -102,7 +104,7 @@ async def create_send(
         raise GroupNotFound(missing[0])
     priority = Priority.URGENT if send.urgent else Priority.NORMAL
     campaign = await campaigns_repo.create_campaign(
-        s, bulletin_id=bulletin_id, now=now, priority=priority
+        s, bulletin_id=bulletin_id, now=now, priority=priority, settings=send.policy
     )
     s.add_all(CampaignGroup(campaign_id=campaign.id, group_id=g.id) for g in groups.values())
     targets = await campaigns_repo.create_targets_for_campaign(

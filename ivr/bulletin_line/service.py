@@ -25,6 +25,7 @@ from ivr.bulletin_line.lockout import LockoutPolicy
 from ivr.bulletin_line.menus import WhenMenu, summary_numbers, when_menu
 from ivr.bulletin_line.signin import SignIn
 from ivr.bulletins import media
+from ivr.campaigns.policy import CampaignSettings
 from ivr.clock import Clock
 from ivr.config import BulletinLineSettings
 from ivr.errors import BulletinNotFound, ConflictError, InputError, WatchlineError
@@ -68,7 +69,10 @@ class BulletinLineService:
         delete_recording: Callable[[str], Awaitable[None]] | None = None,
         on_started: Callable[[], None] | None = None,
         on_bulletin: Callable[[int], None] | None = None,
+        policy: CampaignSettings | None = None,
     ) -> None:
+        #: the policy of campaigns sent from here (campaigns.default_policy)
+        self.campaign_policy = policy
         self.db = db
         self.clock = clock
         self.settings = settings
@@ -242,7 +246,7 @@ class BulletinLineService:
         )  # fmt: skip
         prepared = self.drafts.prepared(draft)
         spec = publish.NewSend(choice.groups, choice.urgent, run_at, choice.preset, who.id,
-                               "phone", caller)  # fmt: skip
+                               "phone", caller, self.campaign_policy)  # fmt: skip
         made = await publish.publish(self.db, prepared, new, spec, data_dir=self.data_dir, now=now)
         return await self._after_send(
             made.bulletin_id, made.send_id, made.campaign_id, run_at, transcribe=True
@@ -271,7 +275,9 @@ class BulletinLineService:
         async with self.db.session(write=True) as s:
             if await s.get(Bulletin, bulletin_id) is None:
                 raise BulletinNotFound(bulletin_id)
-            spec = publish.NewSend(groups, urgent, run_at, preset, None, "api", source)
+            spec = publish.NewSend(
+                groups, urgent, run_at, preset, None, "api", source, self.campaign_policy
+            )
             row = await publish.create_send(s, bulletin_id, spec, now=now)
         return await self._after_send(
             bulletin_id, row.id, row.campaign_id, run_at, transcribe=False

@@ -38,7 +38,7 @@ class CampaignsComponent:
         self.service = CampaignService(
             controller.db, controller.clock, data_dir=s.data_dir, sounds_dir=sounds,
             on_change=self._poke, fax_layout=FaxLayout(max_pages=s.campaigns.fax_max_pages),
-            fax_logo=s.campaigns.fax_logo,
+            fax_logo=s.campaigns.fax_logo, default_policy=s.campaigns.default_policy,
         )  # fmt: skip
         self.scripts = ScriptBook(
             controller.db, self.service, sounds, engine_chain(s.speech),

@@ -101,7 +101,10 @@ class CampaignService:
         on_change: Callable[[], None] | None = None,
         fax_layout: FaxLayout | None = None,
         fax_logo: Path | None = None,
+        default_policy: CampaignSettings | None = None,
     ) -> None:
+        #: the policy of campaigns created without one (campaigns.default_policy)
+        self.default_policy = default_policy
         self.fax_layout = fax_layout or FaxLayout()
         self.fax_logo = fax_logo
         self.db = db
@@ -215,8 +218,9 @@ class CampaignService:
                 # a fax that cannot be rendered must fail now, before any call is placed
                 await asyncio.to_thread(self._check_fax, bulletin.transcript, wanted[0], 0)
             campaign = await repo.create_campaign(
-                s, bulletin_id=bulletin_id, now=now, priority=priority, settings=settings
-            )
+                s, bulletin_id=bulletin_id, now=now, priority=priority,
+                settings=settings or self.default_policy,
+            )  # fmt: skip
             s.add_all(
                 CampaignGroup(campaign_id=campaign.id, group_id=g.id) for g in groups.values()
             )

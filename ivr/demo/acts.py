@@ -37,8 +37,9 @@ async def caller_reaches_controller(ctx: DemoContext) -> None:
 
 def _acts() -> list[Act]:
     from ivr.demo.broadcast_act import bulletin_broadcast
+    from ivr.demo.report_act import phone_report_act
 
-    return [caller_reaches_controller, bulletin_broadcast]
+    return [caller_reaches_controller, bulletin_broadcast, phone_report_act]
 
 
 ACTS: list[Act] = _acts()

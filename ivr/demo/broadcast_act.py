@@ -12,23 +12,20 @@ import asyncio
 
 from rich.table import Table
 
+from ivr.bulletin_line.demo import record_bulletin_by_phone
 from ivr.campaigns.component import CampaignsComponent
-from ivr.campaigns.policy import CampaignSettings
 from ivr.demo.context import DemoContext
 from ivr.fax import rig
 from ivr.fax.tiff import tiff_to_png
 from ivr.speech.tts.spoken import spoken_wav
 from ivr.store import members_repo
+from ivr.store.models import Bulletin
 from sip_test_rig.script import AnsweringMachine, PhoneScript, Playback, RingAction, dtmf_sequence
 
 GROUP = "Riverside Neighbourhood Watch"
 BULLETIN = (
     "Police advise residents to lock garden sheds tonight. "
     "Three bicycles were stolen in Riverside this week."
-)
-FAX_TEXT = (
-    "Riverside Neighbourhood Watch. Police advise residents to lock garden sheds tonight. "
-    "Three bicycles were stolen in Riverside this week. Report anything suspicious on 101."
 )
 
 
@@ -39,7 +36,8 @@ def _human(key: str | None) -> PhoneScript:
 
 
 async def bulletin_broadcast(ctx: DemoContext) -> None:
-    ctx.console.rule("[bold]A bulletin is broadcast to watch members")
+    """Members first; then a coordinator records the bulletin by phone and sends it now."""
+    ctx.console.rule("[bold]A coordinator records a bulletin by phone")
     machine = PhoneScript(answer_after_s=2, answering_machine=AnsweringMachine(
         greeting=spoken_wav("Hello, this is the Khan household. Please leave a message "
                             "after the tone."), record_s=30))  # fmt: skip
@@ -51,7 +49,7 @@ async def bulletin_broadcast(ctx: DemoContext) -> None:
         ("Member Jay (machine)", machine),
         ("Member Kim (busy)", PhoneScript(on_ring=RingAction.BUSY)),
         ("Member Lou (out)", PhoneScript(on_ring=RingAction.NO_ANSWER)),
-    ]  # fmt: skip
+    ]
     endpoints = ctx.take_endpoints(len(cast))
     phones = [await ctx.fleet.add_phone(e.name, e.password, s)
               for e, (_, s) in zip(endpoints, cast, strict=True)]  # fmt: skip
@@ -67,19 +65,22 @@ async def bulletin_broadcast(ctx: DemoContext) -> None:
                      "fax": rig.FAX_T38.number, "channel": "fax"})  # fmt: skip
         ids = await members_repo.insert_members(s, rows)
         await members_repo.add_memberships(s, [(i, group.id) for i in ids.values()])
-    bulletin = await comp.service.add_bulletin(
-        spoken_wav(BULLETIN), title="Garden sheds", created_by="demo"
+
+    (coordinator,) = ctx.take_endpoints(1)
+    ctx.console.print(f"  the coordinator rings 2000 from {coordinator.number}, keys the PIN,")
+    ctx.console.print("  records the bulletin, accepts it, picks the group and sends it now ...")
+    cid = await record_bulletin_by_phone(
+        ctx.controller, ctx.fleet, coordinator, [GROUP], spoken_wav(BULLETIN)
     )
-    await comp.service.set_bulletin_text(bulletin, FAX_TEXT, approved=True, by="demo")
-    settings = CampaignSettings(
-        max_attempts=2,
-        retry_delays_s=(20,),
-        failed_max_attempts=1,
-        concurrency=12,
-        give_up_after_s=600,
-    )
-    cid = await comp.service.create(bulletin, [GROUP], settings=settings, start=True)
+    summary = await comp.service.summary(cid)
+    ctx.record("coordinator", True, f"recorded by phone; campaign {cid} to {summary.total} members")
+
+    ctx.console.rule("[bold]The bulletin is broadcast to watch members")
     ctx.console.print(f"  campaign {cid}: {len(rows)} members of {GROUP} (one by fax) ...")
+    # The pub's fax waits for the recording's transcript to be approved, as a coordinator
+    # would in the API once speech recognition has written it.
+    transcript = await _approve_when_transcribed(ctx, comp, summary.bulletin_id)
+    ctx.console.print(f"  transcript, approved for the fax: [italic]{transcript}[/]")
     async with asyncio.timeout(400):
         summary = await comp.service.wait_for_state(cid, ["completed"])
     table = Table(title=f"Delivery report, campaign {cid}")
@@ -103,3 +104,18 @@ async def bulletin_broadcast(ctx: DemoContext) -> None:
         bool(received),
         f"received fax kept in {ctx.out_dir}" if received else "no fax received",
     )
+
+
+async def _approve_when_transcribed(
+    ctx: DemoContext, comp: CampaignsComponent, bulletin_id: int
+) -> str:
+    assert ctx.controller.db is not None
+    async with asyncio.timeout(180):
+        while True:
+            async with ctx.controller.db.session() as s:
+                bulletin = await s.get(Bulletin, bulletin_id)
+            if bulletin is not None and bulletin.transcript:
+                break
+            await asyncio.sleep(1)
+    await comp.service.approve_transcript(bulletin_id, by="demo coordinator")
+    return bulletin.transcript

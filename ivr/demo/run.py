@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ivr.app import Controller
+from ivr.campaigns.policy import CampaignSettings
 from ivr.config import Settings
 from ivr.demo.acts import ACTS
 from ivr.demo.context import DemoContext
@@ -25,7 +26,17 @@ async def run_demo(settings: Settings, console: Console) -> bool:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="watchline-demo-") as tmp:
         work = Path(tmp)
-        demo_settings = settings.model_copy(update={"data_dir": work / "var"})
+        # Short retries: the demo should finish in minutes, not wait half an hour to retry.
+        quick = CampaignSettings(
+            max_attempts=2, retry_delays_s=(20,), failed_max_attempts=2,
+            failed_retry_delays_s=(20,), concurrency=12, give_up_after_s=900,
+        )  # fmt: skip
+        demo_settings = settings.model_copy(
+            update={
+                "data_dir": work / "var",
+                "campaigns": settings.campaigns.model_copy(update={"default_policy": quick}),
+            }
+        )
         console.print("[bold]Watchline demo[/] - a real Asterisk 22, simulated phones")
         async with AsteriskSandbox(settings.sandbox, work / "asterisk") as sandbox:
             info = sandbox.info
