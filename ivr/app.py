@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +31,8 @@ from ivr.config import Settings
 from ivr.errors import ConfigError
 from ivr.flows.selftest import selftest_dialogue
 from ivr.sandbox import AsteriskSandbox, SandboxInfo
+from ivr.speech.asr.base import AsrEngine
+from ivr.speech.asr.default import default_recogniser
 from ivr.speech.tts.ensure import ensure_prompts
 from ivr.store.database import Database
 from ivr.telephony.dispatcher import Dialogue, StasisDispatcher
@@ -66,6 +69,8 @@ class Controller:
         self.db: Database | None = None
         self.components: list[Component] = []
         self.auth_limiter = FailureLimiter(max_failures=10, window_s=60)
+        self._asr: AsrEngine | None = None
+        self._asr_lock = threading.Lock()
         self._stack = contextlib.AsyncExitStack()
         self._tasks: asyncio.TaskGroup | None = None
         self.asterisk: SandboxInfo | None = None
@@ -149,6 +154,14 @@ class Controller:
         sandbox = AsteriskSandbox(s.sandbox, state_dir(s), ari_app=s.asterisk.ari_app)
         await self._stack.enter_async_context(sandbox)
         return sandbox.info
+
+    def speech_recogniser(self) -> AsrEngine:
+        """The controller's one speech recogniser, loaded on first use (thread-safe; call
+        it from a worker thread, loading takes a fraction of a second)."""
+        with self._asr_lock:
+            if self._asr is None:
+                self._asr = default_recogniser(self.settings.speech)
+            return self._asr
 
     def component(self, name: str) -> Component:
         for c in self.components:

@@ -53,18 +53,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def whisper_factory(controller: Controller) -> AsrEngine:
-    from ivr.speech.asr.whisper import WhisperEngine, WhisperOptions
-
-    speech = controller.settings.speech
-    return WhisperEngine(
-        WhisperOptions(
-            model_dir=speech.whisper_model_dir, beam_size=speech.whisper_beam_size,
-            cpu_threads=speech.whisper_threads,
-        )
-    )  # fmt: skip
-
-
 class BulletinLineComponent:
     name = "bulletin_line"
 
@@ -98,7 +86,8 @@ class BulletinLineComponent:
         self.bulletins = BulletinDesk(
             controller.db, controller.clock, data_dir=s.data_dir, sounds_dir=sounds, tts=chain
         )
-        self.asr: AsrEngine = asr or LazyAsrEngine(lambda: whisper_factory(controller))
+        # the controller's shared recogniser, loaded by whoever needs it first
+        self.asr: AsrEngine = asr or LazyAsrEngine(controller.speech_recogniser)
         #: set while scheduled sends can be made
         self.scheduler_ready = asyncio.Event()
 

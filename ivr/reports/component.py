@@ -59,21 +59,6 @@ READY_TIMEOUT_S = 30.0
 TRANSFER_LEAVE_S = 5.0
 
 
-def whisper_engine(controller: Controller) -> AsrEngine:
-    from ivr.speech.asr.whisper import WhisperEngine, WhisperOptions
-
-    speech = controller.settings.speech
-    return WhisperEngine(
-        WhisperOptions(
-            model_dir=speech.whisper_model_dir,
-            beam_size=speech.whisper_beam_size,
-            cpu_threads=speech.whisper_threads,
-            # one per pool worker, plus one for menu answers (transcribe_now)
-            num_workers=speech.asr_workers + 1,
-        )
-    )
-
-
 class ReportsComponent:
     name = "reports"
 
@@ -259,7 +244,8 @@ class ReportsComponent:
         try:
             engine = self._engine
             if engine is None:
-                engine = await asyncio.to_thread(whisper_engine, self._controller)
+                # the controller's shared recogniser, loaded now (off the loop)
+                engine = await asyncio.to_thread(self._controller.speech_recogniser)
         except SpeechError:
             log.exception(
                 "no speech recognition: reports are kept and transcribed after a "
