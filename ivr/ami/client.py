@@ -85,6 +85,8 @@ class AmiClient:
         self._ids = itertools.count(1)
         self._id_prefix = f"wl-{secrets.token_hex(3)}-"
         self._subscriptions: set[EventSubscription] = set()
+        #: per-call subscriptions, by the channel id their events carry
+        self._by_channel: dict[str, set[EventSubscription]] = {}
         self._task: asyncio.Task[None] | None = None
         policy = SupervisionPolicy(
             keepalive_interval=keepalive_interval,
@@ -163,6 +165,9 @@ class AmiClient:
             self._supervisor.current = None
         for subscription in list(self._subscriptions):
             subscription.close()
+        for keyed in list(self._by_channel.values()):
+            for subscription in list(keyed):
+                subscription.close()
 
     async def wait_closed(self) -> None:
         """Return once the client has stopped for good: closed, or given up reconnecting
@@ -298,17 +303,35 @@ class AmiClient:
         filter: EventFilter | None = None,
         *,
         maxsize: int | None = None,
+        channel_id: str | None = None,
     ) -> EventSubscription:
         """A bounded queue of matching events, from now until it is closed (or the client
         is). Survives reconnections. A slow reader loses its oldest events, never stalls
-        the client; see :class:`EventSubscription`."""
+        the client; see :class:`EventSubscription`.
+
+        ``channel_id`` limits it to one call's events (``Uniqueid`` or ``DestUniqueid``),
+        found by a lookup rather than offered every event: with hundreds of calls in
+        flight, each with its own subscription, that is the difference that matters.
+        """
+        if channel_id is None:
+            subscription = EventSubscription(
+                names, filter, maxsize=maxsize or self._queue_size,
+                on_close=self._subscriptions.discard,
+            )  # fmt: skip
+            self._subscriptions.add(subscription)
+            return subscription
+
+        def forget(sub: EventSubscription) -> None:
+            keyed = self._by_channel.get(channel_id)
+            if keyed is not None:
+                keyed.discard(sub)
+                if not keyed:
+                    del self._by_channel[channel_id]
+
         subscription = EventSubscription(
-            names,
-            filter,
-            maxsize=maxsize or self._queue_size,
-            on_close=self._subscriptions.discard,
+            names, filter, maxsize=maxsize or self._queue_size, on_close=forget
         )
-        self._subscriptions.add(subscription)
+        self._by_channel.setdefault(channel_id, set()).add(subscription)
         return subscription
 
     async def wait_for_event(
@@ -333,6 +356,12 @@ class AmiClient:
     def _publish(self, event: Event) -> None:
         for subscription in list(self._subscriptions):
             subscription.offer(event)
+        if self._by_channel:
+            uid, dest = event.get("Uniqueid"), event.get("DestUniqueid")
+            for key in (uid, dest if dest != uid else None):
+                if key is not None and key in self._by_channel:
+                    for subscription in list(self._by_channel[key]):
+                        subscription.offer(event)
 
     async def _open(self) -> AmiConnection:
         return await AmiConnection.open(

@@ -47,10 +47,22 @@ class Greeting:
 @dataclass(frozen=True, slots=True)
 class _Frame:
     headers: Headers
+    #: casefolded key -> first value, built on the first lookup: an event is typically
+    #: asked for several headers, most of them by every subscriber it is offered to
+    _index: dict[str, str] | None = field(default=None, compare=False, repr=False, hash=False)
+
+    def _first(self, key: str) -> str | None:
+        index = self._index
+        if index is None:
+            index = {}
+            for k, v in self.headers:
+                index.setdefault(k.casefold(), v)
+            object.__setattr__(self, "_index", index)  # frozen: a cache, not state
+        return index.get(key.casefold())
 
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key`` (case-insensitive), or ``default``."""
-        value = _lookup(self.headers, key)
+        value = self._first(key)
         return default if value is None else value
 
     def get_all(self, key: str) -> tuple[str, ...]:
@@ -58,10 +70,10 @@ class _Frame:
         return _lookup_all(self.headers, key)
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and _lookup(self.headers, key) is not None
+        return isinstance(key, str) and self._first(key) is not None
 
     def __getitem__(self, key: str) -> str:
-        value = _lookup(self.headers, key)
+        value = self._first(key)
         if value is None:
             raise KeyError(key)
         return value
@@ -75,12 +87,12 @@ class _Frame:
 
     @property
     def action_id(self) -> str | None:
-        return _lookup(self.headers, "ActionID")
+        return self._first("ActionID")
 
     @property
     def event_list(self) -> str | None:
         """``start`` on the response that opens an event list, ``Complete`` on its last event."""
-        return _lookup(self.headers, "EventList")
+        return self._first("EventList")
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +109,7 @@ class Response(_Frame):
     @property
     def status(self) -> str:
         """``Success``, ``Error``, ``Follows`` or ``Goodbye``."""
-        return _lookup(self.headers, "Response") or ""
+        return self._first("Response") or ""
 
     @property
     def is_error(self) -> bool:
@@ -105,7 +117,7 @@ class Response(_Frame):
 
     @property
     def message(self) -> str:
-        return _lookup(self.headers, "Message") or ""
+        return self._first("Message") or ""
 
     @property
     def output_lines(self) -> tuple[str, ...]:
@@ -118,7 +130,7 @@ class Event(_Frame):
 
     @property
     def name(self) -> str:
-        return _lookup(self.headers, "Event") or ""
+        return self._first("Event") or ""
 
 
 @dataclass(frozen=True, slots=True)

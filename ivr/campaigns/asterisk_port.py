@@ -87,11 +87,9 @@ class AsteriskDeliveryPort:
         pending = _Pending(plan, recorder, asyncio.get_running_loop().create_future())
         self._pending[key] = pending
 
-        def ours(event: Event) -> bool:
-            return event.get("Uniqueid") == plan.channel_id
-
         try:
-            with self.ami.subscribe(names={"Hangup"}, filter=ours, maxsize=4) as hangups:
+            with self.ami.subscribe(names={"Hangup"}, channel_id=plan.channel_id,
+                                    maxsize=4) as hangups:  # fmt: skip
                 outcome = await dial(
                     self.ami,
                     dial_string(self.dial_template, plan.number),

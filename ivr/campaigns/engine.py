@@ -25,12 +25,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ivr.campaigns import engine_queries as q
+from ivr.campaigns import hot_path as hot
 from ivr.campaigns.outcomes import AttemptResult, Outcome
 from ivr.campaigns.policy import (
-    CalleeSchedule,
     Dial,
     Final,
     Pacer,
@@ -48,7 +48,7 @@ from ivr.store import campaigns_repo as repo
 from ivr.store import members_repo
 from ivr.store.database import Database
 from ivr.store.group_commit import GroupCommitWriter
-from ivr.store.models import CampaignState, CampaignTarget, Member
+from ivr.store.models import CampaignTarget
 
 log = logging.getLogger(__name__)
 
@@ -214,21 +214,22 @@ class CampaignEngine:
         now = self.clock.now()
         deadline = campaign_deadline(c.started_at, c.settings)
         plans: list[AttemptPlan] = []
-        async with self.db.session(write=True) as s:
-            page = await q.due_with_members(s, c.id, now, min(free, self.page_size))
-            dial: list[tuple[CampaignTarget, Member]] = []
-            for target, member, group_opted_out in page:
+        async with self.db.write_connection() as conn:
+            page = await hot.due_page(conn, c.id, now, min(free, self.page_size))
+            dial: list[hot.DueRow] = []
+            for row in page:
                 if not can_start(run.pacer, mono).allowed:
                     break
-                if await self._step(s, c, target, member, group_opted_out, now, deadline):
+                if await self._step(conn, c, row, now, deadline):
                     run.pacer = run.pacer.started(mono)
-                    dial.append((target, member))
+                    dial.append(row)
             if dial:
-                plans = await self._begin(s, c, dial, now)
-            if not page and not run.tasks and await q.is_finished(s, c.id):
-                await self._complete(s, c.id, now)
+                plans = await self._begin(conn, c, dial, now)
+            if not page and not run.tasks and await hot.is_finished(conn, c.id):
+                await hot.complete_campaign(conn, c.id, now)
+                log.info("campaign %d completed", c.id)
                 return POLL_S
-            next_due = None if page else await q.next_due_at(s, c.id)
+            next_due = None if page else await hot.next_due_at(conn, c.id)
         # committed: every attempt is on disk before its call starts
         for plan in plans:
             self._launch(run, plan)
@@ -238,77 +239,64 @@ class CampaignEngine:
 
     async def _step(
         self,
-        s: AsyncSession,
+        conn: AsyncConnection,
         c: q.RunningCampaign,
-        target: CampaignTarget,
-        member: Member,
-        group_opted_out: bool,
+        row: hot.DueRow,
         now: datetime,
         deadline: datetime,
     ) -> bool:
         """True to dial the target now; otherwise it is rescheduled or settled here."""
-        last = await q.last_result(s, target.id) if target.attempts and now >= deadline else None
+        last = (
+            await hot.last_result(conn, row.target_id) if row.attempts and now >= deadline else None
+        )
         step = when_due(
-            member, now, priority=c.priority, deadline=deadline, attempts=target.attempts,
+            row.schedule, now, priority=c.priority, deadline=deadline, attempts=row.attempts,
             last_result=last,
         )  # fmt: skip
         if isinstance(step, Retry):
-            await repo.reschedule_target(
-                s, target, at=step.at, now=now, cause="outside call window"
-            )
+            await hot.reschedule(conn, row.target_id, at=step.at, cause="outside call window",
+                                 now=now)  # fmt: skip
             return False
         if isinstance(step, Final):
-            await repo.finish_target(s, target, step.outcome, now=now)
+            cause = "outside call window" if step.outcome is Outcome.OUTSIDE_WINDOW else "gave up"
+            await hot.finish(conn, row.target_id, step.outcome, cause=cause, now=now)
             return False
         assert isinstance(step, Dial)
-        if not may_dial(member.status, group_opted_out):
-            await repo.finish_target(s, target, Outcome.OPTED_OUT, now=now, cause="opted out")
+        if not may_dial(row.status, row.group_opted_out):
+            await hot.finish(conn, row.target_id, Outcome.OPTED_OUT, cause="opted out", now=now)
             return False
-        if member.channel is not Channel.VOICE:
-            reason = await self.port.wait_reason(c.bulletin_id, member.channel)
+        if row.channel is not Channel.VOICE:
+            reason = await self.port.wait_reason(c.bulletin_id, row.channel)
             if reason is not None:
                 later = now + timedelta(seconds=WAIT_RECHECK_S)
-                await repo.reschedule_target(s, target, at=later, now=now, cause=reason)
+                await hot.reschedule(conn, row.target_id, at=later, cause=reason, now=now)
                 return False
         return True
 
     async def _begin(
-        self,
-        s: AsyncSession,
-        c: q.RunningCampaign,
-        dial: list[tuple[CampaignTarget, Member]],
-        now: datetime,
+        self, conn: AsyncConnection, c: q.RunningCampaign, dial: list[hot.DueRow], now: datetime
     ) -> list[AttemptPlan]:
         """Persist one attempt per target to dial (two statements for the whole page)."""
-        starts = [(t.id, t.attempts + 1, str(uuid.uuid4())) for t, _ in dial]
-        attempt_ids = await q.begin_attempts(s, starts, now)
-        plans = []
-        for (target, member), (_, attempt_number, channel_id) in zip(dial, starts, strict=True):
-            number = member.fax if member.channel == "fax" and member.fax else member.phone
-            plans.append(
-                AttemptPlan(
-                    attempt_id=attempt_ids[target.id],
-                    channel_id=channel_id,
-                    target_id=target.id,
-                    campaign_id=c.id,
-                    bulletin_id=c.bulletin_id,
-                    member_id=member.id,
-                    member_name=member.name,
-                    group_id=target.group_id,
-                    number=number,
-                    channel=member.channel,
-                    priority=c.priority,
-                    attempt_number=attempt_number,
-                    schedule=CalleeSchedule(member.timezone, member.quiet_hours),
-                )
+        starts = [(r.target_id, r.attempts + 1, str(uuid.uuid4())) for r in dial]
+        attempt_ids = await hot.begin_attempts(conn, starts, now)
+        return [
+            AttemptPlan(
+                attempt_id=attempt_ids[row.target_id],
+                channel_id=channel_id,
+                target_id=row.target_id,
+                campaign_id=c.id,
+                bulletin_id=c.bulletin_id,
+                member_id=row.member_id,
+                member_name=row.name,
+                group_id=row.group_id,
+                number=row.number,
+                channel=row.channel,
+                priority=c.priority,
+                attempt_number=attempt_number,
+                schedule=row.schedule,
             )
-        return plans
-
-    async def _complete(self, s: AsyncSession, campaign_id: int, now: datetime) -> None:
-        campaign = await repo.get_campaign(s, campaign_id)
-        campaign.state = CampaignState.COMPLETED
-        campaign.finished_at = now
-        log.info("campaign %d completed", campaign_id)
+            for row, (_, attempt_number, channel_id) in zip(dial, starts, strict=True)
+        ]
 
     def _launch(self, run: _CampaignRun, plan: AttemptPlan) -> None:
         assert self._tg is not None, "the engine is not running"
@@ -358,22 +346,18 @@ class CampaignEngine:
                 deadline=campaign_deadline(campaign.started_at, campaign.settings),
             )  # fmt: skip
 
-        async def write(s: AsyncSession) -> None:
-            await q.end_attempt(
-                s, plan.attempt_id, result=result.outcome, now=now,
-                hangup_cause=report.hangup_cause, amd_status=report.amd_status,
-                digits=report.digits or None, detail=report.detail or result.cause,
-            )  # fmt: skip
-            if step is not None:
-                await q.settle_target(
-                    s, plan.target_id, plan.campaign_id,
-                    outcome=step.outcome if isinstance(step, Final) else None,
-                    retry_at=step.at if isinstance(step, Retry) else None,
-                    cause=result.cause, now=now,
-                )  # fmt: skip
-
-        # batched with the other calls ending now; returns once committed
-        await self._writes.write(write)
+        writes = hot.settle_writes(
+            attempt_id=plan.attempt_id, target_id=plan.target_id, campaign_id=plan.campaign_id,
+            result=result.outcome, hangup_cause=report.hangup_cause,
+            amd_status=report.amd_status, digits=report.digits or None,
+            detail=report.detail or result.cause,
+            step_outcome=step.outcome if isinstance(step, Final) else None,
+            retry_at=step.at if isinstance(step, Retry) else None,
+            settle=step is not None, cause=result.cause, now=now,
+        )  # fmt: skip
+        # batched with the other calls ending now (one executemany per statement); returns
+        # once committed
+        await self._writes.write(writes)
 
     async def _campaign(self, campaign_id: int) -> q.RunningCampaign:
         known = self._known.get(campaign_id)

@@ -2,7 +2,8 @@
 
 When 20 calls end within the same few milliseconds, 20 separate transactions would queue
 for SQLite's single writer and hold up everything behind them (the next calls' start).
-Writes submitted here are drained together into one transaction; each submitter still
+Writes submitted here are drained together into one transaction, and each prepared
+statement runs once per batch with all its rows (executemany). Each submitter still
 waits until its own write is committed, so nothing is acknowledged before it is durable.
 If a batch fails, its writes are retried one by one, so one bad write cannot sink others.
 """
@@ -11,19 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import Executable
 
 from ivr.store.database import Database
 
 log = logging.getLogger(__name__)
 
-Write = Callable[[AsyncSession], Awaitable[None]]
+#: One write: prepared statements (built once, with bindparams) and their parameters.
+#: The statements of one write commit together.
+Write = Sequence[tuple[Executable, Mapping[str, Any]]]
 
 
 class GroupCommitWriter:
-    def __init__(self, db: Database, *, max_batch: int = 200) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 500) -> None:
         self.db = db
         self.max_batch = max_batch
         self._queue: asyncio.Queue[tuple[Write, asyncio.Future[None]]] = asyncio.Queue()
@@ -45,10 +49,14 @@ class GroupCommitWriter:
             await self._commit(batch)
 
     async def _commit(self, batch: list[tuple[Write, asyncio.Future[None]]]) -> None:
+        grouped: dict[Executable, list[Mapping[str, Any]]] = {}
+        for work, _ in batch:
+            for statement, params in work:
+                grouped.setdefault(statement, []).append(params)
         try:
-            async with self.db.session(write=True) as s:
-                for work, _ in batch:
-                    await work(s)
+            async with self.db.write_connection() as conn:
+                for statement, rows in grouped.items():
+                    await conn.execute(statement, list(rows))
         except Exception as e:
             if len(batch) == 1:
                 _, done = batch[0]

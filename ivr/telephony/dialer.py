@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ivr.ami.client import AmiClient
-from ivr.ami.messages import Action, Event
+from ivr.ami.messages import Action
 from ivr.errors import AmiActionError, AmiError
 
 #: How long after a failed originate the channel's Hangup event may still arrive.
@@ -55,10 +55,7 @@ async def dial(
     """Ring ``channel``; returns once it is answered (and in ``context``) or has failed."""
     channel_id = channel_id or str(uuid.uuid4())
 
-    def ours(event: Event) -> bool:
-        return channel_id in (event.get("Uniqueid"), event.get("DestUniqueid"))
-
-    with ami.subscribe(names={"Hangup", "DialEnd"}, filter=ours, maxsize=32) as events:
+    with ami.subscribe(names={"Hangup", "DialEnd"}, channel_id=channel_id, maxsize=32) as events:
         result = await ami.originate(
             channel,
             context=context,
