@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 
 from ivr.sandbox import SandboxInfo
+from ivr.sandbox.info import external_asterisk_toml
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -87,17 +88,7 @@ def serve_config(work: Path, info: SandboxInfo, extra: Iterable[str] = ()) -> tu
         'log_level = "WARNING"',
         'components = ["campaigns"]',
         "",
-        "[asterisk]",
-        'mode = "external"',
-        f'host = "{info.host}"',
-        f"ami_port = {info.ami_port}",
-        f'ami_username = "{info.ami_username}"',
-        f'ami_secret = "{info.ami_secret}"',
-        f"ari_port = {info.ari_port}",
-        f'ari_username = "{info.ari_username}"',
-        f'ari_password = "{info.ari_password}"',
-        f'ari_app = "{info.ari_app}"',
-        f'sounds_dir = "{info.sounds_dir}"',
+        *external_asterisk_toml(info).splitlines(),
         "",
         "[web]",
         f"port = {port}",

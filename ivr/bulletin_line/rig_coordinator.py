@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.speech.audio import read_wav
+from ivr.speech.prompt_times import PromptTimes as PromptTimes  # re-exported for callers
 from sip_test_rig.script import DtmfPress, InCall, Playback, dtmf_sequence
 
 #: From the rig's answer to the first prompt's sound (ARI answer + play round trips).
@@ -34,22 +35,6 @@ REVIEW_AFTER_S = 3.0
 #: Between keys typed ahead.
 KEY_GAP_S = 0.6
 KEY_DIGIT_GAP_S = 0.25
-
-
-class PromptTimes:
-    """Lengths of the built prompts (the WAVs Asterisk plays), in seconds."""
-
-    def __init__(self, prompts_dir: Path) -> None:
-        self._dir = prompts_dir
-        self._cache: dict[str, float] = {}
-
-    def __call__(self, *ids: str) -> float:
-        total = 0.0
-        for prompt_id in ids:
-            if prompt_id not in self._cache:
-                self._cache[prompt_id] = read_wav(self._dir / f"{prompt_id}.wav").duration_s
-            total += self._cache[prompt_id]
-        return total
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.speech.audio import read_wav
+from ivr.speech.prompt_times import PromptTimes as BasePromptTimes
 from ivr.speech.say import digits
 from sip_test_rig.script import DtmfPress, InCall, Playback
 
@@ -33,20 +34,8 @@ MENU_RECOGNITION_S = 0.8
 HASH_AFTER_S = 0.6
 
 
-class PromptTimes:
-    """Lengths of the built prompts (the WAVs Asterisk plays), in seconds."""
-
-    def __init__(self, prompts_dir: Path) -> None:
-        self._dir = prompts_dir
-        self._cache: dict[str, float] = {}
-
-    def __call__(self, *ids: str) -> float:
-        total = 0.0
-        for prompt_id in ids:
-            if prompt_id not in self._cache:
-                self._cache[prompt_id] = read_wav(self._dir / f"{prompt_id}.wav").duration_s
-            total += self._cache[prompt_id]
-        return total
+class PromptTimes(BasePromptTimes):
+    """Prompt lengths, plus how long the report line's reference reading can take."""
 
     def reference(self) -> float:
         """The longest a reference reading can take (intro, ten digits, the star offer)."""

@@ -86,3 +86,27 @@ def info_from_json(data: dict[str, object]) -> SandboxInfo:
     assert isinstance(raw, list)
     values["endpoints"] = tuple(RigEndpoint(**e) for e in raw)
     return SandboxInfo(**values)  # type: ignore[arg-type]
+
+
+def external_asterisk_toml(info: SandboxInfo) -> str:
+    """The ``[asterisk]`` section that points a separate ``ivr serve`` at this sandbox
+    (external mode). It holds the sandbox's secrets: write it to a 0600 file."""
+    return "\n".join(
+        [
+            "[asterisk]",
+            'mode = "external"',
+            f'host = "{info.host}"',
+            f"ami_port = {info.ami_port}",
+            f'ami_username = "{info.ami_username}"',
+            f'ami_secret = "{info.ami_secret}"',
+            f"ari_port = {info.ari_port}",
+            f'ari_username = "{info.ari_username}"',
+            f'ari_password = "{info.ari_password}"',
+            f'ari_app = "{info.ari_app}"',
+            f'sounds_dir = "{info.sounds_dir}"',
+            f'media_dir_in_asterisk = "{info.sounds_dir_in_asterisk}"',
+            f'fax_dir = "{info.fax_dir}"',
+            f'fax_dir_in_asterisk = "{info.fax_dir_in_asterisk}"',
+            "",
+        ]
+    )

@@ -27,6 +27,7 @@ from ivr.campaigns.service import CampaignService, ReportRow
 from ivr.clock import SystemClock
 from ivr.config import CampaignEngineSettings, Settings
 from ivr.sandbox import AsteriskSandbox, RigEndpoint, SandboxInfo
+from ivr.sandbox.info import external_asterisk_toml
 from ivr.store import members_repo
 from ivr.store.database import Database
 from sip_test_rig.fleet import Fleet
@@ -108,18 +109,7 @@ def _serve_config(tmp_path: Path, info: SandboxInfo) -> Path:
     config.write_text(
         f"""data_dir = "{tmp_path / "var"}"
 
-[asterisk]
-mode = "external"
-host = "{info.host}"
-ami_port = {info.ami_port}
-ami_username = "{info.ami_username}"
-ami_secret = "{info.ami_secret}"
-ari_port = {info.ari_port}
-ari_username = "{info.ari_username}"
-ari_password = "{info.ari_password}"
-ari_app = "{info.ari_app}"
-sounds_dir = "{info.sounds_dir}"
-
+{external_asterisk_toml(info)}
 [campaigns]
 ring_timeout_s = 10
 

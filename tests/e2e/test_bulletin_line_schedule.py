@@ -28,6 +28,7 @@ from ivr.bulletin_line.testing import add_members
 from ivr.campaigns.service import CampaignService
 from ivr.clock import ShiftedClock
 from ivr.sandbox import SandboxInfo
+from ivr.sandbox.info import external_asterisk_toml
 from ivr.store.database import Database
 from ivr.store.models import Campaign
 from ivr.store.models.auth import Role
@@ -78,19 +79,7 @@ def _config(tmp_path: Path, info: SandboxInfo, port: int) -> Path:
         f"""data_dir = "{tmp_path / "var"}"
 components = ["campaigns", "bulletin_line"]
 
-[asterisk]
-mode = "external"
-host = "{info.host}"
-ami_port = {info.ami_port}
-ami_username = "{info.ami_username}"
-ami_secret = "{info.ami_secret}"
-ari_port = {info.ari_port}
-ari_username = "{info.ari_username}"
-ari_password = "{info.ari_password}"
-ari_app = "{info.ari_app}"
-sounds_dir = "{info.sounds_dir}"
-media_dir_in_asterisk = "{info.sounds_dir_in_asterisk}"
-
+{external_asterisk_toml(info)}
 [campaigns]
 ring_timeout_s = 10
 

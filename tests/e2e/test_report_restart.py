@@ -24,6 +24,7 @@ from ivr.reports.rig_caller import PromptTimes, ReportCaller, plan_report_call
 from ivr.reports.rig_speech import LOCATIONS, caller_wavs, default_cache_dir
 from ivr.reports.testing import WebhookReceiver
 from ivr.sandbox import SandboxInfo
+from ivr.sandbox.info import external_asterisk_toml
 from ivr.speech.tts.ensure import ensure_prompts
 from ivr.store.database import Database
 from ivr.store.models.reports import Report, ReportDelivery
@@ -48,18 +49,7 @@ def _config(tmp_path: Path, info: SandboxInfo, backend_port: int) -> Path:
         f"""data_dir = "{tmp_path / "var"}"
 components = ["reports"]
 
-[asterisk]
-mode = "external"
-host = "{info.host}"
-ami_port = {info.ami_port}
-ami_username = "{info.ami_username}"
-ami_secret = "{info.ami_secret}"
-ari_port = {info.ari_port}
-ari_username = "{info.ari_username}"
-ari_password = "{info.ari_password}"
-ari_app = "{info.ari_app}"
-sounds_dir = "{info.sounds_dir}"
-
+{external_asterisk_toml(info)}
 [web]
 port = {_free_port()}
 
