@@ -42,8 +42,10 @@ log = logging.getLogger(__name__)
 
 #: The only AMI events the controller reads; Asterisk filters out the rest before sending.
 #: (Event lists answering our own actions, like PJSIPShowEndpoint, are not filtered.)
+#: The regex runs over the whole event text, so the name must end at the line break
+#: ([[:space:]] matches its \r): "Hangup" alone would also let every HangupRequest through.
 CONTROLLER_EVENTS = (
-    "Event: (OriginateResponse|Hangup|DialEnd|UserEvent|FullyBooted|Shutdown|Reload)",
+    "Event: (OriginateResponse|Hangup|DialEnd|UserEvent|FullyBooted|Shutdown|Reload)[[:space:]]",
 )
 
 

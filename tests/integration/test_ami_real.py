@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from ivr.ami import Action, AmiClient, OriginateReason
+from ivr.app import CONTROLLER_EVENTS
 from ivr.backoff import Backoff
 from ivr.errors import AmiActionError, AmiAuthError
 from ivr.sandbox import AsteriskSandbox, SandboxInfo
@@ -85,6 +86,32 @@ async def test_core_show_channels_lists_a_live_call_by_its_channel_id(ami: AmiCl
 
             hangup = await hangups.get()
             assert hangup.get("Cause") is not None and hangup.get("Cause-txt")
+
+
+async def test_the_controller_event_filter_lets_through_only_the_events_it_reads(
+    asterisk: SandboxInfo,
+) -> None:
+    """Asterisk applies the controller's filter before sending: a whole Local call (two
+    legs, dial, bridge, hang-up requests) arrives as OriginateResponse, DialEnd and Hangup."""
+    channel_id, other_id = str(uuid.uuid4()), str(uuid.uuid4())
+    options: dict[str, Any] = {"event_mask": "system,call,user", "event_filters": CONTROLLER_EVENTS}
+    async with asyncio.timeout(DEADLINE), client_for(asterisk, **options) as ami:
+        with ami.subscribe() as everything:
+            result = await ami.originate(
+                f"Local/100@{BENCH_CONTEXT}", application="Wait", data="1",
+                channel_id=channel_id, other_channel_id=other_id, timeout_ms=10_000,
+            )  # fmt: skip
+            assert result.answered, result
+            names: list[str] = []
+            hung_up: set[str] = set()
+            while hung_up != {channel_id, other_id}:
+                event = await everything.get()
+                names.append(event.name)
+                if event.name == "Hangup":
+                    hung_up.add(event.get("Uniqueid") or "")
+    # a plain client on the same Asterisk sees Newchannel, Newstate, HangupRequest...
+    assert set(names) <= {"OriginateResponse", "DialEnd", "Hangup"}, names
+    assert names.count("Hangup") == 2
 
 
 async def test_originate_to_an_unknown_endpoint_fails_with_reason_zero(ami: AmiClient) -> None:
