@@ -22,10 +22,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from ivr.campaigns import engine_queries as q
 from ivr.campaigns import hot_path as hot
@@ -47,7 +49,7 @@ from ivr.members.fields import Channel
 from ivr.store import campaigns_repo as repo
 from ivr.store import members_repo
 from ivr.store.database import Database
-from ivr.store.group_commit import GroupCommitWriter
+from ivr.store.group_commit import Batch, GroupCommitWriter, execute_batch
 from ivr.store.models import CampaignTarget
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,111 @@ class _CampaignRun:
     pacer: Pacer
     in_flight: int = 0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class _WaitReasonsNeeded(Exception):
+    """A due member is not on the voice channel, and the fill was run without knowing
+    whether such members must wait (asking needs the event loop); rolled back, run again."""
+
+
+@dataclass(frozen=True)
+class _Filled:
+    plans: list[AttemptPlan]
+    completed: bool
+    next_due: datetime | None
+
+
+def _fill_transaction(
+    conn: Connection,
+    *,
+    c: q.RunningCampaign,
+    now: datetime,
+    limit: int,
+    allowed: int,
+    idle: bool,
+    settles: Batch,
+    waits: Mapping[Channel, str | None] | None,
+) -> _Filled:
+    """One fill, as one transaction (run whole by Database.run_write, off the event loop):
+    the waiting settles first, then a page of due targets, each dialled (at most
+    ``allowed``), rescheduled or settled."""
+    execute_batch(conn, settles)
+    deadline = campaign_deadline(c.started_at, c.settings)
+    page = hot.due_page(conn, c.id, now, limit)
+    dial: list[hot.DueRow] = []
+    for row in page:
+        if len(dial) >= allowed:
+            break
+        if _step(conn, c, row, now, deadline, waits):
+            dial.append(row)
+    plans = _begin(conn, c, dial, now) if dial else []
+    if not page and idle and hot.is_finished(conn, c.id):
+        hot.complete_campaign(conn, c.id, now)
+        return _Filled([], completed=True, next_due=None)
+    next_due = None if page else hot.next_due_at(conn, c.id)
+    return _Filled(plans, completed=False, next_due=next_due)
+
+
+def _step(
+    conn: Connection,
+    c: q.RunningCampaign,
+    row: hot.DueRow,
+    now: datetime,
+    deadline: datetime,
+    waits: Mapping[Channel, str | None] | None,
+) -> bool:
+    """True to dial the target now; otherwise it is rescheduled or settled here."""
+    last = hot.last_result(conn, row.target_id) if row.attempts and now >= deadline else None
+    step = when_due(
+        row.schedule, now, priority=c.priority, deadline=deadline, attempts=row.attempts,
+        last_result=last,
+    )  # fmt: skip
+    if isinstance(step, Retry):
+        hot.reschedule(conn, row.target_id, at=step.at, cause="outside call window", now=now)
+        return False
+    if isinstance(step, Final):
+        cause = "outside call window" if step.outcome is Outcome.OUTSIDE_WINDOW else "gave up"
+        hot.finish(conn, row.target_id, step.outcome, cause=cause, now=now)
+        return False
+    assert isinstance(step, Dial)
+    if not may_dial(row.status, row.group_opted_out):
+        hot.finish(conn, row.target_id, Outcome.OPTED_OUT, cause="opted out", now=now)
+        return False
+    if row.channel is not Channel.VOICE:
+        if waits is None:
+            raise _WaitReasonsNeeded
+        reason = waits.get(row.channel)
+        if reason is not None:
+            later = now + timedelta(seconds=WAIT_RECHECK_S)
+            hot.reschedule(conn, row.target_id, at=later, cause=reason, now=now)
+            return False
+    return True
+
+
+def _begin(
+    conn: Connection, c: q.RunningCampaign, dial: list[hot.DueRow], now: datetime
+) -> list[AttemptPlan]:
+    """Persist one attempt per target to dial (two statements for the whole page)."""
+    starts = [(r.target_id, r.attempts + 1, str(uuid.uuid4())) for r in dial]
+    attempt_ids = hot.begin_attempts(conn, starts, now)
+    return [
+        AttemptPlan(
+            attempt_id=attempt_ids[row.target_id],
+            channel_id=channel_id,
+            target_id=row.target_id,
+            campaign_id=c.id,
+            bulletin_id=c.bulletin_id,
+            member_id=row.member_id,
+            member_name=row.name,
+            group_id=row.group_id,
+            number=row.number,
+            channel=row.channel,
+            priority=c.priority,
+            attempt_number=attempt_number,
+            schedule=row.schedule,
+        )
+        for row, (_, attempt_number, channel_id) in zip(dial, starts, strict=True)
+    ]
 
 
 class Recorder:
@@ -183,10 +290,16 @@ class CampaignEngine:
     async def _fill(self) -> float:
         """Start every call that may start now; return seconds until looking again."""
         if self.clock.monotonic() - self._running_at >= POLL_S:
-            async with self.db.session() as s:
-                self._running = await q.running_campaigns(s)
+            async with self.db.engine.connect() as conn:
+                ids = await q.running_campaign_ids(conn)
+            # a campaign's settings, bulletin and start never change once it runs, so only
+            # a campaign not seen before is read whole
+            unknown = [i for i in ids if i not in self._known]
+            if unknown:
+                async with self.db.session() as s:
+                    self._known.update((c.id, c) for c in await q.running_campaigns(s, unknown))
+            self._running = [self._known[i] for i in ids if i in self._known]
             self._running_at = self.clock.monotonic()
-            self._known.update((c.id, c) for c in self._running)
         campaigns = self._running
         live = {c.id for c in campaigns}
         for cid in [cid for cid, run in self._runs.items() if cid not in live and not run.tasks]:
@@ -211,92 +324,41 @@ class CampaignEngine:
         check = can_start(run.pacer, mono)
         if not check.allowed:
             return check.wait_s if check.wait_s is not None else POLL_S
-        now = self.clock.now()
-        deadline = campaign_deadline(c.started_at, c.settings)
-        plans: list[AttemptPlan] = []
-        async with self.db.write_connection() as conn:
-            page = await hot.due_page(conn, c.id, now, min(free, self.page_size))
-            dial: list[hot.DueRow] = []
-            for row in page:
-                if not can_start(run.pacer, mono).allowed:
-                    break
-                if await self._step(conn, c, row, now, deadline):
-                    run.pacer = run.pacer.started(mono)
-                    dial.append(row)
-            if dial:
-                plans = await self._begin(conn, c, dial, now)
-            if not page and not run.tasks and await hot.is_finished(conn, c.id):
-                await hot.complete_campaign(conn, c.id, now)
-                log.info("campaign %d completed", c.id)
-                return POLL_S
-            next_due = None if page else await hot.next_due_at(conn, c.id)
-        # committed: every attempt is on disk before its call starts
-        for plan in plans:
-            self._launch(run, plan)
-        if next_due is not None:
-            return max(0.0, (next_due - self.clock.now()).total_seconds())
-        return POLL_S if not plans else 0.0
-
-    async def _step(
-        self,
-        conn: AsyncConnection,
-        c: q.RunningCampaign,
-        row: hot.DueRow,
-        now: datetime,
-        deadline: datetime,
-    ) -> bool:
-        """True to dial the target now; otherwise it is rescheduled or settled here."""
-        last = (
-            await hot.last_result(conn, row.target_id) if row.attempts and now >= deadline else None
-        )
-        step = when_due(
-            row.schedule, now, priority=c.priority, deadline=deadline, attempts=row.attempts,
-            last_result=last,
+        # how many calls pacing lets start now (a target settled instead uses no start)
+        allowed, pacer = 0, run.pacer
+        while allowed < free and can_start(pacer, mono).allowed:
+            allowed, pacer = allowed + 1, pacer.started(mono)
+        fill = partial(
+            _fill_transaction, c=c, now=self.clock.now(), limit=min(free, self.page_size),
+            allowed=allowed, idle=not run.tasks,
         )  # fmt: skip
-        if isinstance(step, Retry):
-            await hot.reschedule(conn, row.target_id, at=step.at, cause="outside call window",
-                                 now=now)  # fmt: skip
-            return False
-        if isinstance(step, Final):
-            cause = "outside call window" if step.outcome is Outcome.OUTSIDE_WINDOW else "gave up"
-            await hot.finish(conn, row.target_id, step.outcome, cause=cause, now=now)
-            return False
-        assert isinstance(step, Dial)
-        if not may_dial(row.status, row.group_opted_out):
-            await hot.finish(conn, row.target_id, Outcome.OPTED_OUT, cause="opted out", now=now)
-            return False
-        if row.channel is not Channel.VOICE:
-            reason = await self.port.wait_reason(c.bulletin_id, row.channel)
-            if reason is not None:
-                later = now + timedelta(seconds=WAIT_RECHECK_S)
-                await hot.reschedule(conn, row.target_id, at=later, cause=reason, now=now)
-                return False
-        return True
-
-    async def _begin(
-        self, conn: AsyncConnection, c: q.RunningCampaign, dial: list[hot.DueRow], now: datetime
-    ) -> list[AttemptPlan]:
-        """Persist one attempt per target to dial (two statements for the whole page)."""
-        starts = [(r.target_id, r.attempts + 1, str(uuid.uuid4())) for r in dial]
-        attempt_ids = await hot.begin_attempts(conn, starts, now)
-        return [
-            AttemptPlan(
-                attempt_id=attempt_ids[row.target_id],
-                channel_id=channel_id,
-                target_id=row.target_id,
-                campaign_id=c.id,
-                bulletin_id=c.bulletin_id,
-                member_id=row.member_id,
-                member_name=row.name,
-                group_id=row.group_id,
-                number=row.number,
-                channel=row.channel,
-                priority=c.priority,
-                attempt_number=attempt_number,
-                schedule=row.schedule,
-            )
-            for row, (_, attempt_number, channel_id) in zip(dial, starts, strict=True)
-        ]
+        # the settles of calls that just ended commit in this transaction too
+        settles = self._writes.take()
+        try:
+            try:
+                filled = await self.db.run_write(partial(fill, settles=settles, waits=None))
+            except _WaitReasonsNeeded:
+                # a fax member is due: ask the port (it reads the bulletin) and go again
+                waits = {
+                    channel: await self.port.wait_reason(c.bulletin_id, channel)
+                    for channel in Channel
+                    if channel is not Channel.VOICE
+                }
+                filled = await self.db.run_write(partial(fill, settles=settles, waits=waits))
+        except Exception:
+            self._writes.give_back(settles)  # rolled back: the writer commits them instead
+            raise
+        self._writes.committed(settles)
+        if filled.completed:
+            log.info("campaign %d completed", c.id)
+            return POLL_S
+        # committed: every attempt is on disk before its call starts
+        for plan in filled.plans:
+            run.pacer = run.pacer.started(mono)
+            self._launch(run, plan)
+        if filled.next_due is not None:
+            return max(0.0, (filled.next_due - self.clock.now()).total_seconds())
+        return POLL_S if not filled.plans else 0.0
 
     def _launch(self, run: _CampaignRun, plan: AttemptPlan) -> None:
         assert self._tg is not None, "the engine is not running"

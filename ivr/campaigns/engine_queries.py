@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from ivr.campaigns.policy import CampaignSettings, Priority
 from ivr.store.models import Attempt, Campaign, CampaignState, CampaignTarget, TargetState
@@ -24,8 +24,25 @@ class RunningCampaign:
     started_at: datetime
 
 
-async def running_campaigns(session: AsyncSession) -> list[RunningCampaign]:
-    rows = await session.scalars(select(Campaign).where(Campaign.state == CampaignState.RUNNING))
+_RUNNING_IDS = (
+    select(Campaign.id).where(Campaign.state == CampaignState.RUNNING).order_by(Campaign.id)
+)
+
+
+async def running_campaign_ids(conn: AsyncConnection) -> list[int]:
+    """Ids only, on a plain connection (no ORM session): the engine asks every second, and
+    knows the rest of each campaign already."""
+    return list((await conn.execute(_RUNNING_IDS)).scalars())
+
+
+async def running_campaigns(
+    session: AsyncSession, ids: list[int] | None = None
+) -> list[RunningCampaign]:
+    """The running campaigns (of ``ids``, if given), with what the engine needs of each."""
+    query = select(Campaign).where(Campaign.state == CampaignState.RUNNING)
+    if ids is not None:
+        query = query.where(Campaign.id.in_(ids))
+    rows = await session.scalars(query.order_by(Campaign.id))
     found = []
     for c in rows:
         found.append(

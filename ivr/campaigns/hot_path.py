@@ -3,6 +3,9 @@
 The ORM's unit of work and statement building cost milliseconds per call; here each
 statement is built once, with bind parameters, and run on a plain connection (settles in
 batches, with executemany, by group commit). Rows come back as small dataclasses.
+
+The functions are synchronous: the engine runs each of its transactions whole through
+:meth:`ivr.store.database.Database.run_write`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import bindparam, case, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from ivr.campaigns.outcomes import Outcome
 from ivr.campaigns.policy import CalleeSchedule
@@ -85,11 +88,9 @@ _DUE_PAGE = (
 )  # fmt: skip
 
 
-async def due_page(
-    conn: AsyncConnection, campaign_id: int, now: datetime, limit: int
-) -> list[DueRow]:
+def due_page(conn: Connection, campaign_id: int, now: datetime, limit: int) -> list[DueRow]:
     """A page of due targets, earliest first, served by ix_campaign_targets_due."""
-    rows = await conn.execute(_DUE_PAGE, {"b_campaign": campaign_id, "b_now": now,
+    rows = conn.execute(_DUE_PAGE, {"b_campaign": campaign_id, "b_now": now,
                                           "b_limit": limit})  # fmt: skip
     return [
         DueRow(
@@ -120,8 +121,8 @@ _NEXT_DUE = (
 )  # fmt: skip
 
 
-async def next_due_at(conn: AsyncConnection, campaign_id: int) -> datetime | None:
-    return (await conn.execute(_NEXT_DUE, {"b_campaign": campaign_id})).scalar()
+def next_due_at(conn: Connection, campaign_id: int) -> datetime | None:
+    return (conn.execute(_NEXT_DUE, {"b_campaign": campaign_id})).scalar()
 
 
 _OPEN_TARGET = (
@@ -132,9 +133,9 @@ _OPEN_TARGET = (
 )  # fmt: skip
 
 
-async def is_finished(conn: AsyncConnection, campaign_id: int) -> bool:
+def is_finished(conn: Connection, campaign_id: int) -> bool:
     """No target is pending or being dialled."""
-    return (await conn.execute(_OPEN_TARGET, {"b_campaign": campaign_id})).first() is None
+    return (conn.execute(_OPEN_TARGET, {"b_campaign": campaign_id})).first() is None
 
 
 _LAST_RESULT = (
@@ -145,8 +146,8 @@ _LAST_RESULT = (
 )
 
 
-async def last_result(conn: AsyncConnection, target_id: int) -> Outcome | None:
-    value = (await conn.execute(_LAST_RESULT, {"b_target": target_id})).scalar()
+def last_result(conn: Connection, target_id: int) -> Outcome | None:
+    value = (conn.execute(_LAST_RESULT, {"b_target": target_id})).scalar()
     return Outcome(value) if value is not None else None
 
 
@@ -165,18 +166,18 @@ _FINISH = (
 )  # fmt: skip
 
 
-async def reschedule(
-    conn: AsyncConnection, target_id: int, *, at: datetime, cause: str, now: datetime
+def reschedule(
+    conn: Connection, target_id: int, *, at: datetime, cause: str, now: datetime
 ) -> None:
     """Leave the target pending until ``at`` (a member's call window, a fax waiting)."""
-    await conn.execute(_RESCHEDULE, {"b_target": target_id, "b_at": at, "b_cause": cause[:200],
+    conn.execute(_RESCHEDULE, {"b_target": target_id, "b_at": at, "b_cause": cause[:200],
                                      "b_now": now})  # fmt: skip
 
 
-async def finish(
-    conn: AsyncConnection, target_id: int, outcome: Outcome, *, cause: str, now: datetime
+def finish(
+    conn: Connection, target_id: int, outcome: Outcome, *, cause: str, now: datetime
 ) -> None:
-    await conn.execute(_FINISH, {"b_target": target_id, "b_outcome": outcome,
+    conn.execute(_FINISH, {"b_target": target_id, "b_outcome": outcome,
                                  "b_cause": cause[:200], "b_now": now})  # fmt: skip
 
 
@@ -188,25 +189,27 @@ _START_TARGETS = (
 )  # fmt: skip
 
 
-async def begin_attempts(
-    conn: AsyncConnection, starts: list[tuple[int, int, str]], now: datetime
+#: One statement for any number of rows (SQLAlchemy's "insertmanyvalues" batches them), so
+#: it is compiled once; a multi-row VALUES built per page would be compiled every time.
+_INSERT_ATTEMPTS = insert(Attempt).returning(Attempt.target_id, Attempt.id)
+
+
+def begin_attempts(
+    conn: Connection, starts: list[tuple[int, int, str]], now: datetime
 ) -> dict[int, int]:
     """Mark pending targets dialling and record their attempts, for a whole page at once.
 
     ``starts`` holds (target id, attempt number, channel id); returns target id -> attempt
     id. Two statements whatever the page size.
     """
-    await conn.execute(
+    conn.execute(
         _START_TARGETS,
         [{"b_target": t, "b_number": n, "b_now": now} for t, n, _ in starts],
     )
-    rows = await conn.execute(
-        insert(Attempt)
-        .values([
-            {"target_id": t, "number": n, "channel_id": cid, "started_at": now}
-            for t, n, cid in starts
-        ])
-        .returning(Attempt.target_id, Attempt.id)
+    rows = conn.execute(
+        _INSERT_ATTEMPTS,
+        [{"target_id": t, "number": n, "channel_id": cid, "started_at": now}
+         for t, n, cid in starts],
     )  # fmt: skip
     return {target_id: attempt_id for target_id, attempt_id in rows}
 
@@ -218,8 +221,8 @@ _COMPLETE = (
 )
 
 
-async def complete_campaign(conn: AsyncConnection, campaign_id: int, now: datetime) -> None:
-    await conn.execute(_COMPLETE, {"b_campaign": campaign_id, "b_now": now})
+def complete_campaign(conn: Connection, campaign_id: int, now: datetime) -> None:
+    conn.execute(_COMPLETE, {"b_campaign": campaign_id, "b_now": now})
 
 
 def _cancelled_campaign() -> Any:

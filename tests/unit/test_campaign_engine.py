@@ -1,4 +1,6 @@
-"""The campaign engine's decisions, on a real SQLite database with a scripted delivery port.
+"""The campaign engine's decisions, on real SQLite and PostgreSQL databases with a scripted
+delivery port. (The engine's transactions run on a thread of their own on SQLite, and on the
+async driver elsewhere: see Database.run_write.)
 
 The same paths run through Asterisk and rig phones in tests/e2e/test_broadcast.py.
 """
@@ -21,7 +23,7 @@ from ivr.store import campaigns_repo as repo
 from ivr.store import members_repo
 from ivr.store.database import Database
 from ivr.store.models import Attempt, CampaignTarget, Member, TargetState
-from ivr.store.testing import open_test_database
+from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 
 FAST = CampaignSettings(
     retry_delays_s=(0,), failed_retry_delays_s=(0,), max_attempts=3, failed_max_attempts=2,
@@ -29,9 +31,12 @@ FAST = CampaignSettings(
 )  # fmt: skip
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    async with open_test_database(f"sqlite+aiosqlite:///{tmp_path / 'wl.db'}") as database:
+@pytest.fixture(params=BACKENDS)
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    url = backend_url(request.param, tmp_path)
+    if url is None:
+        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
+    async with open_test_database(url) as database:
         yield database
 
 
