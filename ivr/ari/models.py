@@ -302,6 +302,13 @@ def parse_event(raw: str | bytes | Mapping[str, Any]) -> AriEvent:
     Never raises: what is not an ARI event becomes :class:`InvalidEvent`, an event type we
     do not model becomes :class:`UnknownEvent`.
     """
+    if isinstance(raw, str | bytes):
+        # The common case in one pass of pydantic-core's own JSON parser (no dict built in
+        # Python first); anything it rejects takes the careful path below, which says why.
+        try:
+            return _KNOWN_EVENTS.validate_json(raw)
+        except ValidationError:
+            pass
     if isinstance(raw, Mapping):
         data: Any = raw
     else:

@@ -290,8 +290,7 @@ class CampaignEngine:
     async def _fill(self) -> float:
         """Start every call that may start now; return seconds until looking again."""
         if self.clock.monotonic() - self._running_at >= POLL_S:
-            async with self.db.engine.connect() as conn:
-                ids = await q.running_campaign_ids(conn)
+            ids = await self.db.run_read(q.running_campaign_ids)
             # a campaign's settings, bulletin and start never change once it runs, so only
             # a campaign not seen before is read whole
             unknown = [i for i in ids if i not in self._known]

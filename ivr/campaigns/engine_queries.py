@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.campaigns.policy import CampaignSettings, Priority
 from ivr.store.models import Attempt, Campaign, CampaignState, CampaignTarget, TargetState
@@ -29,10 +30,10 @@ _RUNNING_IDS = (
 )
 
 
-async def running_campaign_ids(conn: AsyncConnection) -> list[int]:
-    """Ids only, on a plain connection (no ORM session): the engine asks every second, and
-    knows the rest of each campaign already."""
-    return list((await conn.execute(_RUNNING_IDS)).scalars())
+def running_campaign_ids(conn: Connection) -> list[int]:
+    """Ids only, through Database.run_read: the engine asks every second, and knows the
+    rest of each campaign already."""
+    return list(conn.execute(_RUNNING_IDS).scalars())
 
 
 async def running_campaigns(

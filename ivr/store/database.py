@@ -123,6 +123,13 @@ class _SqliteWriter:
         with self._immediate.begin() as conn:
             return fn(conn)
 
+    def _read(self, fn: Callable[[Connection], T]) -> T:
+        with self._engine.connect() as conn:
+            return fn(conn)
+
+    async def read(self, fn: Callable[[Connection], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._read, fn)
+
     async def run(self, fn: Callable[[Connection], T]) -> T:
         done = asyncio.get_running_loop().run_in_executor(self._thread, self._transaction, fn)
         try:
@@ -193,6 +200,15 @@ class Database:
             async with self._write_lock:
                 return await self._sqlite_writer.run(fn)
         async with self.write_connection() as conn:
+            return await conn.run_sync(fn)
+
+    async def run_read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one read transaction and return its result: for small reads made
+        often (on a SQLite file, one hand-off to the writer thread; it waits for no lock,
+        only for a write transaction already running there)."""
+        if self._sqlite_writer is not None:
+            return await self._sqlite_writer.read(fn)
+        async with self.engine.connect() as conn:
             return await conn.run_sync(fn)
 
     @asynccontextmanager

@@ -100,3 +100,14 @@ async def test_a_cancelled_caller_still_lets_its_transaction_finish_first(db: Da
     )
     await db.run_write(_add_group("Birch Close"))
     assert "Birch Close" in await _names(db)
+
+
+async def test_run_read_sees_what_either_kind_of_writer_committed(db: Database) -> None:
+    await db.run_write(_add_group("Elm Street"))
+    async with db.session(write=True) as s:
+        s.add(Group(name="Oak Road"))
+
+    def names(conn: Connection) -> list[str]:
+        return list(conn.execute(select(Group.name).order_by(Group.name)).scalars())
+
+    assert await db.run_read(names) == ["Elm Street", "Oak Road"]
