@@ -9,6 +9,10 @@ One loop serves every running campaign:
 4. hand the attempt to the :class:`~ivr.campaigns.ports.DeliveryPort` in an owned task;
 5. when it ends, persist the result and the next step (retry at, or final outcome).
 
+Steps 1-3 are one transaction, a plain function (:func:`_fill_transaction`) that
+``Database.run_write`` runs whole, off the event loop on SQLite. The settles of step 5 are
+group-committed, and ride in the next fill's transaction when one is about to commit.
+
 Pacing is a token bucket per campaign plus a cap on calls in flight across the trunk.
 A confirmation or opt-out is persisted during the call, before the member hears it
 acknowledged, so a crash cannot lose it. On start-up the engine settles attempts that a
