@@ -41,6 +41,7 @@ from ivr.store.models.auth import Role
 from sip_test_rig.fleet import Fleet
 from sip_test_rig.script import AnsweringMachine, PhoneScript, Playback, RingAction, dtmf_sequence
 from tests.conftest import EndpointPool
+from tests.daytime import quiet_csv
 from tests.spoken import spoken_wav
 
 pytestmark = pytest.mark.e2e
@@ -126,7 +127,7 @@ async def test_a_campaign_reaches_every_outcome_and_the_report_says_so(
 
     rows = [["name", "phone", "fax", "email", "channel", "language", "quiet_hours", "groups"]]
     for (name, _, groups, _), number in zip(plan, numbers, strict=True):
-        quiet = _quiet_hours_now() if name == "Wes Quiet" else ""
+        quiet = _quiet_hours_now() if name == "Wes Quiet" else quiet_csv()
         rows.append([name, number, "", "", "voice", "en", quiet, groups])
     members_csv = tmp_path / "members.csv"
     with members_csv.open("w", newline="") as fh:

@@ -34,6 +34,7 @@ from sip_test_rig.fleet import Fleet
 from sip_test_rig.rig_phone import RigPhone
 from sip_test_rig.script import PhoneScript, Playback, dtmf_sequence
 from tests.conftest import EndpointPool
+from tests.daytime import quiet_fields
 from tests.spoken import spoken_wav
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +57,7 @@ async def _prepare(db: Database, data_dir: Path, eps: Sequence[RigEndpoint]) -> 
     async with db.session(write=True) as s:
         group = await members_repo.create_group(s, "high-street")
         ids = await members_repo.insert_members(
-            s, [{"name": f"Member {e.name[-3:]}", "phone": e.number} for e in eps]
+            s, [{"name": f"Member {e.name[-3:]}", "phone": e.number, **quiet_fields()} for e in eps]
         )
         await members_repo.add_memberships(s, [(i, group.id) for i in ids.values()])
     service = CampaignService(db, SystemClock(), data_dir=data_dir, sounds_dir=None)

@@ -23,6 +23,7 @@ from ivr.sandbox import AsteriskSandbox
 from ivr.store import members_repo
 from sip_test_rig.fleet import Fleet
 from sip_test_rig.script import PhoneScript, Playback, dtmf_sequence
+from tests.daytime import quiet_fields
 from tests.spoken import spoken_wav
 
 pytestmark = pytest.mark.e2e
@@ -60,10 +61,12 @@ async def test_fax_and_voice_members_each_get_the_bulletin(
         assert isinstance(comp, CampaignsComponent) and c.db is not None
         async with c.db.session(write=True) as s:
             group = await members_repo.create_group(s, "High Street Pubwatch")
-            rows = [{"name": f"Voice {e.name[-3:]}", "phone": e.number} for e in voice]
+            rows = [
+                {"name": f"Voice {e.name[-3:]}", "phone": e.number, **quiet_fields()} for e in voice
+            ]
             rows += [
                 {"name": f"Fax {m.suffix}", "phone": f"+44163296095{i}", "fax": m.number,
-                 "channel": "fax"}
+                 "channel": "fax", **quiet_fields()}
                 for i, m in enumerate(FAX_MACHINES)
             ]  # fmt: skip
             ids = await members_repo.insert_members(s, rows)

@@ -24,6 +24,7 @@ from ivr.store import members_repo
 from ivr.store.database import Database
 from ivr.store.models import Attempt, CampaignTarget, Member, TargetState
 from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
+from tests.daytime import quiet_fields
 
 FAST = CampaignSettings(
     retry_delays_s=(0,), failed_retry_delays_s=(0,), max_attempts=3, failed_max_attempts=2,
@@ -46,7 +47,8 @@ async def _members(db: Database, groups: dict[str, list[str]], **extra: object) 
         for name in groups:
             ids[name] = (await members_repo.create_group(s, name)).id
         phones = sorted({p for ps in groups.values() for p in ps})
-        rows = [{"name": f"Member {p[-3:]}", "phone": p, **extra} for p in phones]
+        # callable at any hour unless the test sets quiet hours itself (tests/daytime.py)
+        rows = [{"name": f"Member {p[-3:]}", "phone": p, **quiet_fields(), **extra} for p in phones]
         member_ids = await members_repo.insert_members(s, rows)
         await members_repo.add_memberships(
             s, [(member_ids[p], ids[g]) for g, ps in groups.items() for p in ps]
