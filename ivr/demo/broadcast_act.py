@@ -9,6 +9,8 @@ received fax is saved (TIFF, and PNG for a person to look at).
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from rich.table import Table
 
@@ -17,6 +19,7 @@ from ivr.campaigns.component import CampaignsComponent
 from ivr.demo.context import DemoContext
 from ivr.fax import rig
 from ivr.fax.tiff import tiff_to_png
+from ivr.members.fields import DEFAULT_TIMEZONE
 from ivr.speech.tts.spoken import spoken_wav
 from ivr.store import members_repo
 from ivr.store.models import Bulletin
@@ -58,11 +61,19 @@ async def bulletin_broadcast(ctx: DemoContext) -> None:
     assert isinstance(comp, CampaignsComponent) and ctx.controller.db is not None
     async with ctx.controller.db.session(write=True) as s:
         group = await members_repo.create_group(s, GROUP, area="Riverside")
+        # Callable whatever hour the demo runs: the default quiet hours (20:00-09:00 local)
+        # would hold every call until morning, so the cast's quiet spell is 12 hours away.
+        away = datetime.now(ZoneInfo(DEFAULT_TIMEZONE)) + timedelta(hours=12)
+        quiet = {
+            "quiet_start": away.time().replace(second=0, microsecond=0),
+            "quiet_end": (away + timedelta(minutes=30)).time().replace(second=0, microsecond=0),
+        }
         rows = [
-            {"name": name, "phone": e.number} for (name, _), e in zip(cast, endpoints, strict=True)
+            {"name": name, "phone": e.number, **quiet}
+            for (name, _), e in zip(cast, endpoints, strict=True)
         ]
         rows.append({"name": "The Crown (fax)", "phone": "+441632960959",
-                     "fax": rig.FAX_T38.number, "channel": "fax"})  # fmt: skip
+                     "fax": rig.FAX_T38.number, "channel": "fax", **quiet})  # fmt: skip
         ids = await members_repo.insert_members(s, rows)
         await members_repo.add_memberships(s, [(i, group.id) for i in ids.values()])
 
