@@ -8,7 +8,6 @@ The same paths run through Asterisk and rig phones in tests/e2e/test_broadcast.p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -23,22 +22,12 @@ from ivr.store import campaigns_repo as repo
 from ivr.store import members_repo
 from ivr.store.database import Database
 from ivr.store.models import Attempt, CampaignTarget, Member, TargetState
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 from tests.daytime import quiet_fields
 
 FAST = CampaignSettings(
     retry_delays_s=(0,), failed_retry_delays_s=(0,), max_attempts=3, failed_max_attempts=2,
     concurrency=3, calls_per_second=100, burst=10, give_up_after_s=60,
 )  # fmt: skip
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as database:
-        yield database
 
 
 async def _members(db: Database, groups: dict[str, list[str]], **extra: object) -> None:

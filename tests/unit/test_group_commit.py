@@ -5,8 +5,6 @@ commit that holds their write."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, insert, select
@@ -16,18 +14,8 @@ from ivr.members.fields import Scheme
 from ivr.store.database import Database
 from ivr.store.group_commit import GroupCommitWriter, execute_batch
 from ivr.store.models import Group
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 
 ADD_GROUP = insert(Group).values(name=bindparam("b_name"), scheme=Scheme.PUBWATCH)
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as database:
-        yield database
 
 
 async def _names(db: Database) -> list[str]:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, insert, select
@@ -20,16 +19,6 @@ from sqlalchemy.engine import Connection
 from ivr.members.fields import Scheme
 from ivr.store.database import Database
 from ivr.store.models import Group
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as database:
-        yield database
 
 
 def _add_group(
