@@ -26,7 +26,9 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from rich.console import Console
@@ -42,6 +44,7 @@ from ivr.campaigns.policy import CampaignSettings
 from ivr.campaigns.service import CampaignService
 from ivr.clock import SystemClock
 from ivr.config import SandboxSettings, SpeechSettings
+from ivr.members.fields import DEFAULT_TIMEZONE, quiet_spell_away_from
 from ivr.sandbox import AsteriskSandbox, SandboxInfo
 from ivr.speech.tts.build import render_phrase
 from ivr.speech.tts.ensure import engine_chain, ensure_prompts
@@ -127,10 +130,17 @@ async def _populate(url: str, work: Path, info: SandboxInfo, members: int) -> tu
             token = await create_token(
                 s, name="bench", role=Role.COORDINATOR, now=SystemClock().now()
             )
+        # Callable at whatever hour CI runs: the default quiet hours are 20:00-09:00.
+        q_start, q_end = quiet_spell_away_from(datetime.now(ZoneInfo(DEFAULT_TIMEZONE)))
         batch = 5000
         for start in range(0, members, batch):
             rows = [
-                {"name": f"Member {i}", "phone": f"+4470{i:08d}"}
+                {
+                    "name": f"Member {i}",
+                    "phone": f"+4470{i:08d}",
+                    "quiet_start": q_start,
+                    "quiet_end": q_end,
+                }
                 for i in range(start, min(members, start + batch))
             ]
             async with db.session(write=True) as s:
@@ -221,8 +231,11 @@ async def callfile_pass(info: SandboxInfo, watcher: Watcher, bulletin_uri: str) 
             write_one(written)
             written += 1
         await watcher.until(ends=CALLS)
-    return {"calls": CALLS, "calls_per_min": watcher.log.rate_per_min(CALLS),
-            "mean_call_s": watcher.log.mean_duration()}
+    return {
+        "calls": CALLS,
+        "calls_per_min": watcher.log.rate_per_min(CALLS),
+        "mean_call_s": watcher.log.mean_duration(),
+    }
 
 
 async def main() -> dict[str, float]:

@@ -8,18 +8,14 @@ away from now instead.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from ivr.members.fields import DEFAULT_TIMEZONE
+from ivr.members.fields import DEFAULT_TIMEZONE, quiet_spell_away_from
 
 
 def quiet_hours_far_from_now(zone: str = DEFAULT_TIMEZONE) -> tuple[time, time]:
-    start = datetime.now(ZoneInfo(zone)) + timedelta(hours=12)
-    end = start + timedelta(minutes=30)
-    return start.time().replace(second=0, microsecond=0), end.time().replace(
-        second=0, microsecond=0
-    )
+    return quiet_spell_away_from(datetime.now(ZoneInfo(zone)))
 
 
 def quiet_fields() -> dict[str, time]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time, timedelta
 from enum import StrEnum
 
 import phonenumbers
@@ -19,6 +19,19 @@ from ivr.errors import InputError, InvalidPhoneNumber
 DEFAULT_REGION = "GB"
 DEFAULT_TIMEZONE = "Europe/London"
 DEFAULT_LANGUAGE = "en"
+
+
+def quiet_spell_away_from(now: datetime) -> tuple[time, time]:
+    """A half-hour quiet spell twelve hours from ``now`` (member-local time).
+
+    A member without quiet hours gets the default 20:00-09:00, so members that must be
+    callable at any hour (the demo cast, test and benchmark members) get this instead.
+    """
+    start = now + timedelta(hours=12)
+    end = start + timedelta(minutes=30)
+    return start.time().replace(second=0, microsecond=0), end.time().replace(
+        second=0, microsecond=0
+    )
 
 
 class Channel(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pydantic
 import pytest
@@ -27,7 +28,7 @@ from ivr.campaigns.policy import (
     next_window_start,
     when_due,
 )
-from ivr.members.fields import MemberStatus, QuietHours
+from ivr.members.fields import MemberStatus, QuietHours, quiet_spell_away_from
 
 LONDON = CalleeSchedule("Europe/London")
 NIGHT_OWL = CalleeSchedule("Europe/London", QuietHours(time(23, 0), time(7, 30)))
@@ -320,3 +321,18 @@ def test_opted_out_members_are_never_chosen() -> None:
     assert not may_dial(OUT, False)
     assert not may_dial(ACTIVE, True)
     assert may_dial(ACTIVE, False)
+
+
+@pytest.mark.parametrize("day", ["2026-03-29", "2026-06-15", "2026-10-25"])
+def test_the_any_hour_quiet_spell_leaves_a_member_callable_for_eleven_hours(day: str) -> None:
+    # The demo, tests and benchmarks give their members this spell so that they can be rung
+    # at whatever hour they run; the default 20:00-09:00 would hold every call at night.
+    zone = "Europe/London"
+    start = datetime.fromisoformat(f"{day}T00:00:00+00:00")
+    for minutes in range(0, 24 * 60, 7):
+        now = start + timedelta(minutes=minutes)
+        spell = QuietHours(*quiet_spell_away_from(now.astimezone(ZoneInfo(zone))))
+        callee = CalleeSchedule(zone, spell)
+        for later in range(0, 11 * 60, 13):
+            at = now + timedelta(minutes=later)
+            assert in_window(callee, at), (now, at, spell)
