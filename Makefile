@@ -16,6 +16,7 @@ typecheck: install
 
 test: install
 	.venv/bin/ruff check ivr sip_test_rig tests bench
+	.venv/bin/ruff format --check ivr sip_test_rig tests bench
 	.venv/bin/mypy
 	.venv/bin/python -m pytest -ra --durations=20
 
