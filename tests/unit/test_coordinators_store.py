@@ -3,7 +3,6 @@ changes write nothing, scheduled sends start once, transcripts respect approval.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,19 +24,9 @@ from ivr.store import campaigns_repo
 from ivr.store.database import Database
 from ivr.store.models import Bulletin, CampaignState, CampaignTarget
 from ivr.store.models.coordinators import BulletinSend, Coordinator, CoordinatorEvent
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 
 NOW = datetime(2025, 1, 15, 15, 0, tzinfo=UTC)
 ACTOR = Actor("cli", "test")
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as db:
-        yield db
 
 
 def sign_in(db: Database, clock: FixedClock) -> SignIn:

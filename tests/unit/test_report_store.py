@@ -4,7 +4,6 @@ audited status changes, filters, retention. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,20 +22,10 @@ from ivr.store import reports_repo as repo
 from ivr.store.database import Database
 from ivr.store.models.reports import Report, ReportAnswer, ReportDelivery
 from ivr.store.models.transcription import TranscriptionJobRow
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 from ivr.store.transcription_jobs import insert_job, record_transcript
 
 NOW = datetime(2025, 2, 1, 9, 0, tzinfo=UTC)
 PHRASES = ("knife", "gun")
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as db:
-        yield db
 
 
 def heard(text: str) -> Transcript:

@@ -3,10 +3,9 @@ attempts recorded, opt-outs caught before dialling. SQLite file, and PostgreSQL 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,18 +30,8 @@ from ivr.store.models import (
     Membership,
     TargetState,
 )
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as db:
-        yield db
 
 
 async def seed(

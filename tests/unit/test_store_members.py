@@ -3,9 +3,7 @@ SQLite file, and PostgreSQL when WATCHLINE_TEST_DATABASE_URL is set."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -16,18 +14,8 @@ from ivr.members.fields import Channel, MemberStatus, QuietHours, Scheme
 from ivr.store import Database
 from ivr.store import members_repo as repo
 from ivr.store.models import Group, Member, Membership
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as db:
-        yield db
 
 
 def member(n: int, **kw: object) -> Member:

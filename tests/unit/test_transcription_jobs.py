@@ -4,7 +4,6 @@ stay put, and whatever depends on a result commits with it. SQLite and PostgreSQ
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,19 +19,9 @@ from ivr.speech.audio import Audio, write_wav
 from ivr.speech.transcription_pool import TranscriptionJob, TranscriptionPool
 from ivr.store.database import Database
 from ivr.store.models.transcription import JobState, TranscriptionJobRow
-from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open_test_database
 from ivr.store.transcription_jobs import SqlTranscriptionJobStore, insert_job, transcript_of
 
 NOW = datetime(2025, 2, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as db:
-        yield db
 
 
 def speech(path: Path) -> Path:
