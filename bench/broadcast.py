@@ -58,6 +58,8 @@ CONCURRENCY = 20
 CALL_S = 3.0
 BIG = 100_000
 BIG_CALLS = 500
+#: The first call starts in well under a second; a minute without one is a fault.
+FIRST_CALL_TIMEOUT_S = 60.0
 GROUP = "Bench Street Watch"
 BULLETIN = "Please lock your garden sheds tonight. Thank you."
 SETTINGS = CampaignSettings(
@@ -182,7 +184,18 @@ async def controller_pass(
             t_start = time.monotonic()
             async with http.post(f"{serve.url}/api/campaigns/{campaign}/start") as r:
                 assert r.status == 200, await r.text()
-            await watcher.until(starts=1)
+            try:
+                await watcher.until(starts=1, timeout_s=FIRST_CALL_TIMEOUT_S)
+            except TimeoutError:
+                # say why (e.g. every member outside its call window), not just "timed out"
+                async with http.get(f"{serve.url}/api/campaigns/{campaign}") as r:
+                    progress = await r.text()
+                log_tail = (work / "serve.log").read_text(errors="replace").splitlines()[-20:]
+                raise SystemExit(
+                    f"no call started within {FIRST_CALL_TIMEOUT_S:.0f} s of starting the "
+                    f"campaign.\nThe campaign now: {progress}\nThe controller's log ends:\n"
+                    + "\n".join(log_tail)
+                ) from None
             first_call_s = watcher.log.starts[0] - t_start
             if calls < members:
                 await watcher.until(starts=calls)
