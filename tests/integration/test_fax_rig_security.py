@@ -9,7 +9,6 @@ the lines rigfax-9NN, their contexts and extensions.
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -59,7 +58,6 @@ def _sipp(info: SandboxInfo, scenario: str, service: str, caller: str, cwd: Path
     ).returncode
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="sip-tester is installed by make test")
 async def test_rig_fax_endpoints_refuse_unauthenticated_and_wrong_password_invites(
     asterisk: SandboxInfo, tmp_path: Path
 ) -> None:

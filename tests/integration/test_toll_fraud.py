@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -73,7 +72,6 @@ def _sipp(info: SandboxInfo, scenario: str, service: str, caller: str, cwd: Path
     ).returncode
 
 
-@pytest.mark.skipif(shutil.which("sipp") is None, reason="sip-tester is installed by make test")
 async def test_unauthenticated_invites_are_refused_and_create_no_channel(
     asterisk: SandboxInfo, tmp_path: Path
 ) -> None:

@@ -12,10 +12,18 @@ from ivr.store.testing import BACKENDS, TEST_DATABASE_URL_ENV, backend_url, open
 
 
 @pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    """An empty database at the latest migration, once per backend (SQLite, PostgreSQL)."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for each backend (SQLite, PostgreSQL)."""
     url = backend_url(request.param, tmp_path)
     if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as database:
+        # tests/conftest.py starts a throwaway PostgreSQL for the session; a missing URL
+        # means that failed, and a skip here would hide half the store tests
+        pytest.fail(f"{TEST_DATABASE_URL_ENV} is not set: no PostgreSQL to test on")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """An empty database at the latest migration, once per backend."""
+    async with open_test_database(database_url) as database:
         yield database

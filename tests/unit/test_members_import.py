@@ -24,10 +24,6 @@ from ivr.store.members_repo import (
 )
 from ivr.store.models import Group, Member, Membership
 from ivr.store.testing import (
-    BACKENDS,
-    TEST_DATABASE_URL_ENV,
-    backend_url,
-    open_test_database,
     snapshot,
 )
 
@@ -35,17 +31,14 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "csv"
 NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=BACKENDS)
-async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    async with open_test_database(url) as db:
-        async with db.session() as session:
-            await create_group(session, "Elm Road NW")
-            await create_group(session, "Oak Lane NW")
-            await create_group(session, "High St Pubwatch", scheme=Scheme.PUBWATCH)
-        yield db
+@pytest.fixture
+async def db(db: Database) -> AsyncIterator[Database]:
+    """The shared per-backend database (tests/unit/conftest.py), with three groups."""
+    async with db.session() as session:
+        await create_group(session, "Elm Road NW")
+        await create_group(session, "Oak Lane NW")
+        await create_group(session, "High St Pubwatch", scheme=Scheme.PUBWATCH)
+    yield db
 
 
 async def test_a_good_file_creates_members_and_memberships(db: Database) -> None:

@@ -5,7 +5,6 @@ and, when WATCHLINE_TEST_DATABASE_URL is set, on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -21,26 +20,8 @@ from ivr.store import Database, create_engine, upgrade
 from ivr.store.migrate import downgrade
 from ivr.store.models import Base, Bulletin, Membership
 from ivr.store.testing import (
-    BACKENDS,
-    TEST_DATABASE_URL_ENV,
-    backend_url,
-    open_test_database,
     reset_database,
 )
-
-
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    url = backend_url(request.param, tmp_path)
-    if url is None:
-        pytest.skip(f"set {TEST_DATABASE_URL_ENV} to run on PostgreSQL")
-    return url
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    async with open_test_database(database_url) as db:
-        yield db
 
 
 async def _inspect(url: str, fn: Any) -> Any:
