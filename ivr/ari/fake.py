@@ -8,7 +8,9 @@ originate, PlaybackStarted/Finished after a play, RecordingStarted/Finished afte
 (and stores a second of silent 8 kHz WAV), ChannelHangupRequest, StasisEnd and
 ChannelDestroyed after a hang-up.
 
-It is a stand-in for unit tests only; the real behaviour is tested against Asterisk.
+It speaks REST over HTTP only: it reports an Asterisk version (``version``) older than
+REST over the websocket, as such an Asterisk would. It is a stand-in for unit tests only;
+the real behaviour is tested against Asterisk.
 """
 
 from __future__ import annotations
@@ -76,6 +78,10 @@ class FakeAriServer:
         self.stored: dict[str, bytes] = {}
         self.live: set[str] = set()
         self.ws_connections = 0
+        #: what GET /asterisk/info says; below 22.3, so clients keep requests on HTTP
+        self.version = "20.7.0"
+        #: each eventFilter PUT's event types, in order
+        self.event_filters: list[list[str]] = []
         self.url = ""
         self._sockets: set[web.WebSocketResponse] = set()
         self._connected = asyncio.Condition()
@@ -101,6 +107,8 @@ class FakeAriServer:
         app.router.add_get("/ari/recordings/stored/{name}", self._get_stored)
         app.router.add_get("/ari/recordings/stored/{name}/file", self._get_file)
         app.router.add_delete("/ari/recordings/stored/{name}", self._delete_stored)
+        app.router.add_get("/ari/asterisk/info", self._info)
+        app.router.add_put("/ari/applications/{app}/eventFilter", self._event_filter)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -326,6 +334,16 @@ class FakeAriServer:
         q = request.query
         self.variables.setdefault(channel_id, {})[q.get("variable", "")] = q.get("value", "")
         return web.Response(status=204)
+
+    async def _info(self, request: web.Request) -> web.Response:
+        return web.json_response({"system": {"version": self.version, "entity_id": "fake"}})
+
+    async def _event_filter(self, request: web.Request) -> web.Response:
+        if request.match_info["app"] != self.app:
+            return _error(404, "Application not found")
+        body = await request.json()
+        self.event_filters.append([f["type"] for f in body.get("disallowed", [])])
+        return web.json_response({"name": self.app, "events_disallowed": body["disallowed"]})
 
     async def _no_content(self, request: web.Request) -> web.Response:
         return web.Response(status=204)

@@ -50,6 +50,16 @@ class AriModel(BaseModel):
 # --- resources ---------------------------------------------------------------------------
 
 
+class RestResponse(AriModel):
+    """Asterisk's answer to a request sent over the event websocket (``RESTResponse``)."""
+
+    type: Literal["RESTResponse"]
+    request_id: str
+    status_code: int
+    reason_phrase: str = ""
+    message_body: str | None = None
+
+
 class CallerId(AriModel):
     name: str = ""
     number: str = ""

@@ -42,7 +42,7 @@ def ari_root(base_url: str) -> str:
     return root if root.endswith("/ari") else f"{root}/ari"
 
 
-def _query(params: Mapping[str, QueryValue]) -> dict[str, str]:
+def query_params(params: Mapping[str, QueryValue]) -> dict[str, str]:
     # ARI spells booleans "true"/"false"; yarl refuses bool values outright.
     out: dict[str, str] = {}
     for key, value in params.items():
@@ -254,6 +254,22 @@ class AriRest:
     async def delete_stored_recording(self, name: str) -> None:
         await self._send("DELETE", ("recordings", "stored", name))
 
+    # --- Asterisk and the application ----------------------------------------------------
+
+    async def asterisk_version(self) -> str:
+        """The running Asterisk's version string, e.g. ``22.10.1``."""
+        raw = await self._send("GET", ("asterisk", "info"), {"only": "system"})
+        data = self._json(raw, "GET", "/asterisk/info")
+        version = data.get("system", {}).get("version") if isinstance(data, dict) else None
+        if not isinstance(version, str):
+            raise AriError("ARI GET /asterisk/info: no system.version in response")
+        return version
+
+    async def set_event_filter(self, app: str, *, disallowed: Sequence[str]) -> None:
+        """Ask Asterisk not to send application ``app`` these event types at all."""
+        body = {"disallowed": [{"type": t} for t in disallowed]}
+        await self._send("PUT", ("applications", app, "eventFilter"), body=body)
+
     # --- plumbing ------------------------------------------------------------------------
 
     def _originating(self, channel_id: str) -> None:
@@ -277,7 +293,7 @@ class AriRest:
             async with self._session.request(
                 method,
                 url,
-                params=_query(params or {}),
+                params=query_params(params or {}),
                 json=body,
                 headers=self._auth_headers,
                 timeout=self._timeout,

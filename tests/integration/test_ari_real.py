@@ -180,3 +180,63 @@ async def test_the_client_reconnects_by_itself_after_an_asterisk_restart(
             assert start is not None
             await ari.hangup(channel_id)
             assert [e.type async for e in events][-1] == "StasisEnd"
+
+
+async def _play_once(ari: AriClient) -> tuple[list[str], int]:
+    """Originate a Local call into ``ari``'s app, play a beep, hang up; returns the types of
+    the channel's events, and how many requests went over the websocket."""
+    channel_id = f"ari-ws-{uuid.uuid4()}"
+    with ari.channel_events(channel_id) as events:
+        await ari.originate(
+            SELFTEST_ENDPOINT, app_args=["ari-test"], channel_id=channel_id, dial_timeout_s=10
+        )
+        seen: list[str] = []
+        async with asyncio.timeout(15):
+            while "StasisStart" not in seen:
+                event = await events.next()
+                assert event is not None
+                seen.append(event.type)
+            await ari.play(channel_id, "sound:beep")
+            while "PlaybackFinished" not in seen:
+                event = await events.next()
+                assert event is not None
+                seen.append(event.type)
+            await ari.hangup(channel_id)
+            seen += [e.type async for e in events]  # to StasisEnd
+    return seen, ari.ws_requests
+
+
+async def test_requests_ride_the_websocket_and_ignored_events_never_arrive(
+    fresh_asterisk: AsteriskSandbox,
+) -> None:
+    # a private Asterisk: the event filter outlives the client, in Asterisk's app
+    # The same call without the filter shows what the filter takes away.
+    info = fresh_asterisk.info
+    async with client_for(info) as plain:
+        await plain.wait_connected(10)
+        seen, _ = await _play_once(plain)
+    assert "PlaybackStarted" in seen and "PlaybackFinished" in seen
+
+    async with client_for(info, ignored_events=("PlaybackStarted",)) as ari:
+        await ari.wait_connected(10)
+        seen, sent = await _play_once(ari)
+        assert "PlaybackStarted" not in seen and "PlaybackFinished" in seen, seen
+        assert seen[-1] == "StasisEnd"
+        # originate (query only), play and hang-up all went over the websocket
+        assert sent == 3
+
+        # an error there is the same AriRequestError as over HTTP
+        with pytest.raises(AriRequestError) as err:
+            await ari.hangup("no-such-channel")
+        assert err.value.not_found and ari.ws_requests == sent + 1
+
+        # a value the two transports might encode differently takes HTTP, and arrives whole
+        channel_id = f"ari-ws-{uuid.uuid4()}"
+        with ari.channel_events(channel_id) as events:
+            await ari.originate(SELFTEST_ENDPOINT, channel_id=channel_id, dial_timeout_s=10)
+            await events.wait_for(lambda e: isinstance(e, StasisStart), 10)
+            before = ari.ws_requests
+            await ari.set_channel_var(channel_id, "WL_TEST", "+44 20#1%2F")
+            assert await ari.get_channel_var(channel_id, "WL_TEST") == "+44 20#1%2F"
+            assert ari.ws_requests == before
+            await ari.hangup(channel_id)

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from ivr.ari.client import AriClient
+from ivr.ari.client import AriClient, ws_rest_supported
 from ivr.ari.fake import FakeAriServer
 from ivr.ari.models import Channel, ChannelDtmfReceived, StasisStart
 from ivr.backoff import Backoff
@@ -343,3 +343,73 @@ async def test_wait_connected_fails_once_the_client_is_closed(fake: FakeAriServe
     with pytest.raises(AriConnectionError, match="closed"):
         await ari.wait_connected(1)
     assert (await ari.events().next(1)) is None
+
+
+# --- per connection: the event filter, and whether requests may ride the websocket -----------
+
+
+async def test_the_event_filter_is_set_again_on_every_connection(fake: FakeAriServer) -> None:
+    ignored = ("PlaybackStarted", "PlaybackContinuing")
+    async with make_client(fake, ignored_events=ignored) as ari:
+        await ari.wait_connected(5)
+        await fake.drop_websockets()
+        await fake.wait_connections(2)
+        await ari.wait_connected(5)
+        # Asterisk forgets the filter when it restarts, so each connection sets it again
+        assert fake.event_filters == [list(ignored), list(ignored)]
+
+
+async def test_no_event_filter_is_set_unless_asked(fake: FakeAriServer) -> None:
+    async with make_client(fake) as ari:
+        await ari.wait_connected(5)
+        await ari.list_channels()
+    assert fake.event_filters == []
+    assert fake.requests_to("GET", "/ari/asterisk/info")  # the version was asked for
+
+
+async def test_an_asterisk_older_than_22_3_gets_every_request_over_http(
+    fake: FakeAriServer,
+) -> None:
+    fake.add_channel("c1", "PJSIP/441632960100-00000001", in_app="watchline")
+    async with make_client(fake) as ari:
+        await ari.wait_connected(5)
+        await ari.play("c1", "sound:beep")
+        await ari.hangup("c1")
+        assert ari.ws_requests == 0
+    assert fake.requests_to("POST", "/ari/channels/c1/play")
+    assert fake.requests_to("DELETE", "/ari/channels/c1")
+
+
+@pytest.mark.parametrize(
+    ("version", "supported"),
+    [
+        ("22.10.1+dfsg+~cs6.17.60671434-1", True),
+        ("22.3.0", True),
+        ("23.0.0-rc1", True),
+        ("22.2.9", False),
+        ("21.12.0", False),
+        ("20.7.0", False),
+        ("GIT-master-abc123", False),
+        ("", False),
+    ],
+)
+def test_rest_over_the_websocket_needs_asterisk_22_3(version: str, supported: bool) -> None:
+    assert ws_rest_supported(version) is supported
+
+
+async def test_a_websocket_request_fails_retryably_when_the_socket_drops_or_stays_silent(
+    fake: FakeAriServer,
+) -> None:
+    # Told it is a 22.10, the client sends requests on the websocket; the fake never answers.
+    fake.version = "22.10.1"
+    async with make_client(fake, request_timeout_s=0.3) as ari:
+        await ari.wait_connected(5)
+        with pytest.raises(AriConnectionError, match="no answer on the websocket"):
+            await ari.answer("c1")
+        waiting = asyncio.create_task(ari.answer("c1"))
+        await asyncio.sleep(0.05)
+        await fake.drop_websockets()
+        with pytest.raises(AriConnectionError, match="websocket closed"):
+            await waiting
+        assert ari.ws_requests == 0
+    assert not fake.requests_to("POST", "/ari/channels/c1/answer")  # none went over HTTP

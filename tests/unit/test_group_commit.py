@@ -5,6 +5,7 @@ commit that holds their write."""
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 
 import pytest
 from sqlalchemy import bindparam, insert, select
@@ -84,3 +85,38 @@ async def test_writes_given_back_after_a_rollback_are_committed_by_the_writer(
     finally:
         serving.cancel()
     assert await _names(db) == ["Ash"]
+
+
+async def test_the_writer_lingers_so_a_transaction_about_to_commit_can_carry_its_writes(
+    db: Database,
+) -> None:
+    writer = GroupCommitWriter(db, linger_s=0.5)
+    serving = asyncio.create_task(writer.run())
+    try:
+        submitter = asyncio.create_task(writer.write([(ADD_GROUP, {"b_name": "Rowan"})]))
+        await asyncio.sleep(0.05)  # well inside the linger: the writer has not taken it
+        batch = writer.take()
+        assert len(batch) == 1
+        await db.run_write(partial(execute_batch, batch=batch))
+        writer.committed(batch)
+        async with asyncio.timeout(5):
+            await submitter
+        await asyncio.sleep(0.6)  # the writer wakes, finds nothing, and commits nothing
+        assert writer.batches == 1
+    finally:
+        serving.cancel()
+    assert await _names(db) == ["Rowan"]
+
+
+async def test_more_writes_than_one_batch_all_commit(db: Database) -> None:
+    writer = GroupCommitWriter(db, max_batch=3, linger_s=0.001)
+    serving = asyncio.create_task(writer.run())
+    try:
+        async with asyncio.timeout(30):
+            await asyncio.gather(
+                *(writer.write([(ADD_GROUP, {"b_name": f"g{i}"})]) for i in range(10))
+            )
+    finally:
+        serving.cancel()
+    assert len(await _names(db)) == 10
+    assert writer.batches == 4  # 3 + 3 + 3 + 1
