@@ -44,7 +44,7 @@ from ivr.campaigns.policy import CampaignSettings
 from ivr.campaigns.service import CampaignService
 from ivr.clock import SystemClock
 from ivr.config import SandboxSettings, SpeechSettings
-from ivr.members.fields import DEFAULT_TIMEZONE, quiet_spell_away_from
+from ivr.members.fields import DEFAULT_TIMEZONE, quiet_fields_away_from
 from ivr.sandbox import AsteriskSandbox, SandboxInfo
 from ivr.speech.tts.build import render_phrase
 from ivr.speech.tts.ensure import engine_chain, ensure_prompts
@@ -133,16 +133,11 @@ async def _populate(url: str, work: Path, info: SandboxInfo, members: int) -> tu
                 s, name="bench", role=Role.COORDINATOR, now=SystemClock().now()
             )
         # Callable at whatever hour CI runs: the default quiet hours are 20:00-09:00.
-        q_start, q_end = quiet_spell_away_from(datetime.now(ZoneInfo(DEFAULT_TIMEZONE)))
+        quiet = quiet_fields_away_from(datetime.now(ZoneInfo(DEFAULT_TIMEZONE)))
         batch = 5000
         for start in range(0, members, batch):
             rows = [
-                {
-                    "name": f"Member {i}",
-                    "phone": f"+4470{i:08d}",
-                    "quiet_start": q_start,
-                    "quiet_end": q_end,
-                }
+                {"name": f"Member {i}", "phone": f"+4470{i:08d}", **quiet}
                 for i in range(start, min(members, start + batch))
             ]
             async with db.session(write=True) as s:

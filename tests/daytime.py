@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
-from ivr.members.fields import DEFAULT_TIMEZONE, quiet_spell_away_from
+from ivr.members.fields import DEFAULT_TIMEZONE, quiet_fields_away_from, quiet_spell_away_from
 
 
 def quiet_hours_far_from_now(zone: str = DEFAULT_TIMEZONE) -> tuple[time, time]:
@@ -20,8 +20,7 @@ def quiet_hours_far_from_now(zone: str = DEFAULT_TIMEZONE) -> tuple[time, time]:
 
 def quiet_fields() -> dict[str, time]:
     """Row fields for members_repo.insert_members."""
-    start, end = quiet_hours_far_from_now()
-    return {"quiet_start": start, "quiet_end": end}
+    return quiet_fields_away_from(datetime.now(ZoneInfo(DEFAULT_TIMEZONE)))
 
 
 def quiet_csv() -> str:

@@ -51,7 +51,7 @@ from ivr.ari.models import (
     UnknownEvent,
     parse_event,
 )
-from ivr.ari.rest import AriRest, QueryValue, query_params
+from ivr.ari.rest import AriRest, QueryValue, error_reason, query_params
 from ivr.ari.routing import EventPredicate, EventRouter, EventStream
 from ivr.backoff import Backoff, gives_up, reconnect_delay
 from ivr.errors import AriConnectionError, AriError, AriRequestError
@@ -410,10 +410,11 @@ class AriClient(AriRest):
         finally:
             self._ws_replies.pop(request_id, None)
         self.ws_requests += 1
-        body = (answer.message_body or "").encode()
+        text = answer.message_body or ""
         if answer.status_code >= 400:
-            raise AriRequestError(method, path, answer.status_code, _reason(body, answer))
-        return body
+            reason = error_reason(text[:4096], answer.reason_phrase)
+            raise AriRequestError(method, path, answer.status_code, reason)
+        return text.encode()
 
     def _originating(self, channel_id: str) -> None:
         if self._fresh is not None:
@@ -464,14 +465,3 @@ class AriClient(AriRest):
         async with self._status:
             self._connected = connected
             self._status.notify_all()
-
-
-def _reason(body: bytes, answer: RestResponse) -> str:
-    # as over HTTP: ARI errors are {"message": "..."}; anything else is summarised
-    try:
-        data = json.loads(body) if body else None
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("message"), str):
-        return str(data["message"])
-    return body.decode("utf-8", errors="replace").strip()[:200] or answer.reason_phrase

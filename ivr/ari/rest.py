@@ -330,15 +330,20 @@ class AriRest:
 
 
 async def _reason(resp: aiohttp.ClientResponse) -> str:
-    # ARI errors are {"message": "..."}; anything else is summarised, never dumped whole.
     try:
         text = (await resp.content.read(4096)).decode("utf-8", errors="replace")
     except aiohttp.ClientError:
         return resp.reason or ""
+    return error_reason(text, resp.reason or "")
+
+
+def error_reason(text: str, phrase: str) -> str:
+    """Why ARI refused a request, from its error body (over HTTP or the websocket)."""
+    # ARI errors are {"message": "..."}; anything else is summarised, never dumped whole.
     try:
-        data = json.loads(text)
+        data = json.loads(text) if text else None
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])
-    return text.strip()[:200] or (resp.reason or "")
+    return text.strip()[:200] or phrase

@@ -19,7 +19,7 @@ from ivr.campaigns.component import CampaignsComponent
 from ivr.demo.context import DemoContext
 from ivr.fax import rig
 from ivr.fax.tiff import tiff_to_png
-from ivr.members.fields import DEFAULT_TIMEZONE, quiet_spell_away_from
+from ivr.members.fields import DEFAULT_TIMEZONE, quiet_fields_away_from
 from ivr.speech.tts.spoken import spoken_wav
 from ivr.store import members_repo
 from ivr.store.models import Bulletin
@@ -63,8 +63,7 @@ async def bulletin_broadcast(ctx: DemoContext) -> None:
         group = await members_repo.create_group(s, GROUP, area="Riverside")
         # Callable whatever hour the demo runs: the default quiet hours (20:00-09:00 local)
         # would hold every call until morning, so the cast's quiet spell is 12 hours away.
-        start, end = quiet_spell_away_from(datetime.now(ZoneInfo(DEFAULT_TIMEZONE)))
-        quiet = {"quiet_start": start, "quiet_end": end}
+        quiet = quiet_fields_away_from(datetime.now(ZoneInfo(DEFAULT_TIMEZONE)))
         rows = [
             {"name": name, "phone": e.number, **quiet}
             for (name, _), e in zip(cast, endpoints, strict=True)

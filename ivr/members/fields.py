@@ -34,6 +34,12 @@ def quiet_spell_away_from(now: datetime) -> tuple[time, time]:
     )
 
 
+def quiet_fields_away_from(now: datetime) -> dict[str, time]:
+    """:func:`quiet_spell_away_from` as a member row's ``quiet_start`` and ``quiet_end``."""
+    start, end = quiet_spell_away_from(now)
+    return {"quiet_start": start, "quiet_end": end}
+
+
 class Channel(StrEnum):
     """How a member receives bulletins."""
 

@@ -9,8 +9,6 @@ the lines rigfax-9NN, their contexts and extensions.
 from __future__ import annotations
 
 import asyncio
-import socket
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,10 +17,10 @@ from ivr.ami.client import AmiClient
 from ivr.ami.messages import Event
 from ivr.fax import rig
 from ivr.sandbox import SandboxInfo
+from tests.integration.sipp_probe import run_probe
 
 pytestmark = pytest.mark.integration
 
-SCENARIOS = Path(__file__).parent / "sipp"
 TARGETS = [
     rig.FAX_T38.line,
     rig.FAX_T38.digits,
@@ -34,28 +32,6 @@ TARGETS = [
 ]
 #: Callers claiming to be a rig line, a dial endpoint, the locked auth, or nobody at all.
 CALLERS = [rig.FAX_T38.line, rig.FAX_AUDIO.digits, "rigfax-locked", "attacker"]
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _sipp(info: SandboxInfo, scenario: str, service: str, caller: str, cwd: Path) -> int:
-    cmd = [
-        "sipp", f"{info.host}:{info.sip_port}",
-        "-sf", str(SCENARIOS / scenario),
-        "-s", service, "-key", "caller", caller,
-        "-au", caller, "-ap", "definitely-wrong",
-        "-i", "127.0.0.1", "-p", str(_free_udp_port()),
-        "-mi", "127.0.0.1", "-mp", str(_free_udp_port()),
-        "-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
-        "-trace_err", "-error_file", str(cwd / f"err-{service}-{caller}.log"),
-    ]  # fmt: skip
-    return subprocess.run(
-        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60
-    ).returncode
 
 
 async def test_rig_fax_endpoints_refuse_unauthenticated_and_wrong_password_invites(
@@ -77,13 +53,13 @@ async def test_rig_fax_endpoints_refuse_unauthenticated_and_wrong_password_invit
                 for caller in CALLERS:
                     for service in TARGETS:
                         rc = await asyncio.to_thread(
-                            _sipp, asterisk, "unauth_invite.xml", service, caller, tmp_path
+                            run_probe, asterisk, "unauth_invite.xml", service, caller, tmp_path
                         )
                         if rc != 0:
                             failures[f"{caller}->{service}"] = rc
                 for line in (rig.FAX_T38.line, rig.FAX_AUDIO.line):
                     rc = await asyncio.to_thread(
-                        _sipp, asterisk, "wrong_password_invite.xml", line, line, tmp_path
+                        run_probe, asterisk, "wrong_password_invite.xml", line, line, tmp_path
                     )
                     if rc != 0:
                         failures[f"wrong password as {line}"] = rc

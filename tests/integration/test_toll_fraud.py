@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,10 @@ import pytest
 from ivr.ami.client import AmiClient
 from ivr.ami.messages import Event
 from ivr.sandbox import SandboxInfo
+from tests.integration.sipp_probe import run_probe
 
 pytestmark = pytest.mark.integration
 
-SCENARIOS = Path(__file__).parent / "sipp"
 OUTSIDE_NUMBERS = ["+442079460000", "00442079460000", "0800123456", "9011441632960100", "999"]
 
 
@@ -54,24 +53,6 @@ def _sample(exten: str) -> str:
     return "".join(out)
 
 
-def _sipp(info: SandboxInfo, scenario: str, service: str, caller: str, cwd: Path) -> int:
-    cmd = [
-        "sipp", f"{info.host}:{info.sip_port}",
-        "-sf", str(SCENARIOS / scenario),
-        "-s", service, "-key", "caller", caller,
-        # used only by the wrong-password scenario's [authentication]
-        "-au", caller, "-ap", "definitely-wrong",
-        # ports from this sandbox's own block: another test session cannot hold them
-        "-i", "127.0.0.1", "-p", str(info.tool_ports[0]),
-        "-mi", "127.0.0.1", "-mp", str(info.tool_ports[0] + 2),
-        "-m", "1", "-timeout", "15s", "-timeout_error", "-nostdin",
-        "-trace_err", "-error_file", str(cwd / f"err-{service}.log"),
-    ]  # fmt: skip
-    return subprocess.run(
-        cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60
-    ).returncode
-
-
 async def test_unauthenticated_invites_are_refused_and_create_no_channel(
     asterisk: SandboxInfo, tmp_path: Path
 ) -> None:
@@ -93,13 +74,13 @@ async def test_unauthenticated_invites_are_refused_and_create_no_channel(
                 failures = {}
                 for service in [*targets, *OUTSIDE_NUMBERS, *own]:
                     rc = await asyncio.to_thread(
-                        _sipp, asterisk, "unauth_invite.xml", service, "attacker", tmp_path
+                        run_probe, asterisk, "unauth_invite.xml", service, "attacker", tmp_path
                     )
                     if rc != 0:
                         failures[service] = rc
                 # a known username with a wrong password, to an outside number
                 rc = await asyncio.to_thread(
-                    _sipp, asterisk, "wrong_password_invite.xml", "+442079460000",
+                    run_probe, asterisk, "wrong_password_invite.xml", "+442079460000",
                     asterisk.endpoints[1].name, tmp_path,
                 )  # fmt: skip
                 if rc != 0:

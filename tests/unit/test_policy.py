@@ -28,7 +28,12 @@ from ivr.campaigns.policy import (
     next_window_start,
     when_due,
 )
-from ivr.members.fields import MemberStatus, QuietHours, quiet_spell_away_from
+from ivr.members.fields import (
+    MemberStatus,
+    QuietHours,
+    quiet_fields_away_from,
+    quiet_spell_away_from,
+)
 
 LONDON = CalleeSchedule("Europe/London")
 NIGHT_OWL = CalleeSchedule("Europe/London", QuietHours(time(23, 0), time(7, 30)))
@@ -336,3 +341,8 @@ def test_the_any_hour_quiet_spell_leaves_a_member_callable_for_eleven_hours(day:
         for later in range(0, 11 * 60, 13):
             at = now + timedelta(minutes=later)
             assert in_window(callee, at), (now, at, spell)
+
+
+def test_the_quiet_spell_as_row_fields_is_the_same_spell() -> None:
+    now = datetime(2026, 11, 27, 21, 40, tzinfo=ZoneInfo("Europe/London"))
+    assert quiet_fields_away_from(now) == {"quiet_start": time(9, 40), "quiet_end": time(10, 10)}
