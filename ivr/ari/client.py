@@ -141,7 +141,6 @@ class AriClient(AriRest):
         self.connections = 0
         self._ignored_events = tuple(ignored_events)
         self._want_ws_rest = rest_over_websocket
-        self._request_timeout_s = request_timeout_s
         #: True while the current websocket takes REST requests (probed on each connection)
         self._ws_rest = False
         self._ws_replies: dict[str, asyncio.Future[RestResponse]] = {}
@@ -401,7 +400,7 @@ class AriClient(AriRest):
         self._ws_replies[request_id] = reply
         try:
             await ws.send_str(json.dumps(message))
-            async with asyncio.timeout(self._request_timeout_s):
+            async with asyncio.timeout(self._timeout.total):
                 answer = await reply
         except TimeoutError as e:
             raise AriConnectionError(f"ARI {method} {path}: no answer on the websocket") from e

@@ -10,8 +10,8 @@ If a batch fails, its writes are retried one by one, so one bad write cannot sin
 A caller about to commit a transaction anyway (the engine starting the next calls) can
 ``take`` the waiting writes and run them in it: one commit, and one fsync, instead of two.
 So that such a caller usually gets there first, the writer lingers a moment (``linger_s``)
-before committing what arrived on its own. In the broadcast benchmark that took a fifth
-of the transactions away, and with them CPU; nothing waits on these writes but their
+before committing what arrived on its own. In the broadcast benchmark those standalone
+commits had been about a sixth of all transactions; nothing waits on these writes but their
 submitters, who would otherwise queue behind the engine's transaction anyway.
 """
 

@@ -24,16 +24,21 @@ async def _names(db: Database) -> list[str]:
         return list(await s.scalars(select(Group.name).order_by(Group.name)))
 
 
-async def test_writes_submitted_together_commit_as_one_batch(db: Database) -> None:
-    writer = GroupCommitWriter(db)
+async def _write_groups_together(writer: GroupCommitWriter, count: int) -> None:
+    """Submit ``count`` one-group writes at once to a running writer; wait for them all."""
     serving = asyncio.create_task(writer.run())
     try:
         async with asyncio.timeout(30):
             await asyncio.gather(
-                *(writer.write([(ADD_GROUP, {"b_name": f"group {i:02d}"})]) for i in range(10))
+                *(writer.write([(ADD_GROUP, {"b_name": f"group {i:02d}"})]) for i in range(count))
             )
     finally:
         serving.cancel()
+
+
+async def test_writes_submitted_together_commit_as_one_batch(db: Database) -> None:
+    writer = GroupCommitWriter(db)
+    await _write_groups_together(writer, 10)
     assert len(await _names(db)) == 10
     assert writer.batches < 10
 
@@ -110,13 +115,6 @@ async def test_the_writer_lingers_so_a_transaction_about_to_commit_can_carry_its
 
 async def test_more_writes_than_one_batch_all_commit(db: Database) -> None:
     writer = GroupCommitWriter(db, max_batch=3, linger_s=0.001)
-    serving = asyncio.create_task(writer.run())
-    try:
-        async with asyncio.timeout(30):
-            await asyncio.gather(
-                *(writer.write([(ADD_GROUP, {"b_name": f"g{i}"})]) for i in range(10))
-            )
-    finally:
-        serving.cancel()
+    await _write_groups_together(writer, 10)
     assert len(await _names(db)) == 10
     assert writer.batches == 4  # 3 + 3 + 3 + 1
