@@ -14,8 +14,9 @@ One private Asterisk sandbox, three passes:
    and the controller's peak memory after its first 500 calls (then it is cancelled).
 
 Calls per minute are counted from AMI: the first new channel to the last hang-up of the
-caller legs. The ideal is concurrency x 60 / call length = 400 calls a minute. The last
-line is one JSON object.
+caller legs. The ideal is concurrency x 60 / call length = 400 calls a minute. Each pass
+also reports how long a member waited, after answering, for its first audio. The last line
+is one JSON object.
 """
 
 from __future__ import annotations
@@ -66,16 +67,19 @@ SETTINGS = CampaignSettings(
     concurrency=CONCURRENCY, calls_per_second=100, burst=CONCURRENCY, max_attempts=1,
     failed_max_attempts=1, give_up_after_s=86400,
 )  # fmt: skip
-console = Console(stderr=True)
+console = Console(stderr=True, width=120)  # the table, whole, in a CI log too
 
 
 @dataclass
 class CallLog:
-    """Start of each caller leg and end of each, seen on AMI."""
+    """Start of each caller leg and end of each, seen on AMI, and how long each member leg
+    waited after answering before it heard anything."""
 
     starts: list[float]
     ends: list[float]
     durations: list[float] = field(default_factory=list)
+    #: seconds from a member's answer to its first audio (Asterisk's own event timestamps)
+    answer_waits: list[float] = field(default_factory=list)
 
     def mean_duration(self) -> float:
         return sum(self.durations) / max(1, len(self.durations))
@@ -84,9 +88,22 @@ class CallLog:
         span = self.ends[n - 1] - self.starts[0]
         return n / span * 60
 
+    def first_audio_ms(self) -> tuple[float, float]:
+        """Mean and 90th percentile, in ms, of the wait between answer and first audio."""
+        waits = sorted(self.answer_waits)
+        if not waits:
+            return float("nan"), float("nan")
+        return sum(waits) / len(waits) * 1000, waits[int(0.9 * (len(waits) - 1))] * 1000
+
 
 class Watcher:
-    """Counts Local ``;1`` legs (the IVR side) of bench calls as they start and end."""
+    """Counts Local ``;1`` legs (the IVR side) of bench calls as they start and end, and
+    times each ``;2`` leg (the member) from its answer to its hang-up.
+
+    The member's ``Answer()`` returns only once the first audio frame reaches it (Asterisk
+    waits up to 500 ms for media after answering), and its 3 s start then. So a member leg's
+    life beyond 3 s after its answer is the time the IVR side took to start talking.
+    """
 
     def __init__(self, ami: AmiClient) -> None:
         self.ami = ami
@@ -97,25 +114,39 @@ class Watcher:
         self.log = CallLog([], [])
 
     async def run(self) -> None:
-        def caller_leg(e: Event) -> bool:
+        def bench_leg(e: Event) -> bool:
             name = e.get("Channel") or ""
-            return name.startswith("Local/") and "@watchline-bench-" in name and name.endswith(";1")
+            return name.startswith("Local/") and "@watchline-bench-" in name
 
         with self.ami.subscribe(
-            names={"Newchannel", "Hangup"}, filter=caller_leg, maxsize=100_000
+            names={"Newchannel", "Newstate", "Hangup"}, filter=bench_leg, maxsize=100_000
         ) as events:
             opened: dict[str, float] = {}
+            answered: dict[str, float] = {}
             async for event in events:
                 now = time.monotonic()
                 uid = event.get("Uniqueid") or ""
+                if (event.get("Channel") or "").endswith(";2"):
+                    self._member_leg(event, uid, answered)
+                    continue
                 if event.name == "Newchannel":
                     self.log.starts.append(now)
                     opened[uid] = now
-                else:
+                elif event.name == "Hangup":
                     self.log.ends.append(now)
                     if uid in opened:
                         self.log.durations.append(now - opened.pop(uid))
                 self._changed.set()
+
+    def _member_leg(self, event: Event, uid: str, answered: dict[str, float]) -> None:
+        try:
+            at = float(event.get("Timestamp") or "")
+        except ValueError:
+            return  # timestampevents is off: no first-audio figure
+        if event.name == "Newstate" and event.get("ChannelState") == "6":  # Up
+            answered[uid] = at
+        elif event.name == "Hangup" and uid in answered:
+            self.log.answer_waits.append(at - answered.pop(uid) - CALL_S)
 
     async def until(self, ends: int = 0, starts: int = 0, timeout_s: float = 600) -> None:
         async with asyncio.timeout(timeout_s):
@@ -209,6 +240,7 @@ async def controller_pass(
             "rss_idle_mb": rss_idle,
             "first_call_s": first_call_s,
             "mean_call_s": watcher.log.mean_duration(),
+            **_first_audio(watcher.log),
         }
     finally:
         serve.stop()
@@ -243,7 +275,13 @@ async def callfile_pass(info: SandboxInfo, watcher: Watcher, bulletin_uri: str) 
         "calls": CALLS,
         "calls_per_min": watcher.log.rate_per_min(CALLS),
         "mean_call_s": watcher.log.mean_duration(),
+        **_first_audio(watcher.log),
     }
+
+
+def _first_audio(log: CallLog) -> dict[str, float]:
+    mean, p90 = log.first_audio_ms()
+    return {"first_audio_ms": mean, "first_audio_p90_ms": p90}
 
 
 async def main() -> dict[str, float]:
@@ -277,32 +315,20 @@ async def main() -> dict[str, float]:
                     watching.cancel()
     ideal = CONCURRENCY * 60 / CALL_S
     table = Table(title="broadcast")
-    for col in ("pass", "calls", "calls/min", "vs ideal", "CPU ms/call", "peak RSS MB"):
+    columns = ("pass", "calls", "calls/min", "vs ideal", "answer → audio ms (mean/p90)",
+               "CPU ms/call", "peak RSS MB")  # fmt: skip
+    for col in columns:
         table.add_column(col)
-    table.add_row(
-        "controller",
-        f"{ours['calls']:.0f}",
-        f"{ours['calls_per_min']:.0f}",
-        f"{ours['calls_per_min'] / ideal:.3f}",
-        f"{ours['cpu_ms_per_call']:.2f}",
-        f"{ours['rss_mb']:.0f}",
-    )
-    table.add_row(
-        "call files",
-        f"{theirs['calls']:.0f}",
-        f"{theirs['calls_per_min']:.0f}",
-        f"{theirs['calls_per_min'] / ideal:.3f}",
-        "-",
-        "-",
-    )
-    table.add_row(
-        "controller 100k",
-        f"{big['calls']:.0f}",
-        f"{big['calls_per_min']:.0f}",
-        f"{big['calls_per_min'] / ideal:.3f}",
-        f"{big['cpu_ms_per_call']:.2f}",
-        f"{big['rss_mb']:.0f}",
-    )
+    for name, row in (("controller", ours), ("call files", theirs), ("controller 100k", big)):
+        table.add_row(
+            name,
+            f"{row['calls']:.0f}",
+            f"{row['calls_per_min']:.0f}",
+            f"{row['calls_per_min'] / ideal:.3f}",
+            f"{row['first_audio_ms']:.1f} / {row['first_audio_p90_ms']:.1f}",
+            f"{row['cpu_ms_per_call']:.2f}" if "cpu_ms_per_call" in row else "-",
+            f"{row['rss_mb']:.0f}" if "rss_mb" in row else "-",
+        )
     console.print(table)
     console.print(f"100k: first call {big['first_call_s'] * 1000:.0f} ms after start")
     return {
@@ -314,6 +340,10 @@ async def main() -> dict[str, float]:
         "rss_mb_100k": round(big["rss_mb"], 1),
         "calls_per_min": round(ours["calls_per_min"], 1),
         "callfiles_per_min": round(theirs["calls_per_min"], 1),
+        # the member's wait for its first audio after answering: Asterisk's dialplan plays
+        # at once; the controller plays once StasisStart has reached it (bench/RESULTS.md)
+        "first_audio_ms": round(ours["first_audio_ms"], 1),
+        "first_audio_ms_callfiles": round(theirs["first_audio_ms"], 1),
     }
 
 

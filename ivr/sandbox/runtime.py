@@ -14,20 +14,18 @@ rebuild never destroys the last good root: we build into ``sidroot.new`` and swa
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import re
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ivr.errors import ProvisionError
+from ivr.file_lock import exclusive
 
 log = logging.getLogger(__name__)
 
@@ -125,23 +123,12 @@ def sidroot_runtime(root: Path) -> AsteriskRuntime | None:
     return AsteriskRuntime("sidroot", root, version, "/" + _MODULES_SUBDIR, "/usr/share/asterisk")
 
 
-@contextmanager
-def _provision_lock(cache_dir: Path) -> Iterator[None]:
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with (cache_dir / "provision.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def provision_sidroot(
     cache_dir: Path, mirror: str | None, *, rebuild: bool = False
 ) -> AsteriskRuntime:
     """Return the cached sid root, building it first if needed (about 50 s, 500 MB)."""
     root = cache_dir / "sidroot"
-    with _provision_lock(cache_dir):
+    with exclusive(cache_dir / "provision.lock"):
         existing = sidroot_runtime(root)
         if existing is not None and not rebuild:
             return existing

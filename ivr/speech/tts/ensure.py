@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ivr.config import SpeechSettings
 from ivr.errors import ConfigError
+from ivr.file_lock import exclusive
 from ivr.speech.prompts import Catalogue, lint, load_catalogue
 from ivr.speech.tts.build import BuildResult, build_prompts, install_prompts
 from ivr.speech.tts.engine import EngineChain, TtsSettings, make_chain
@@ -38,10 +39,17 @@ def checked_catalogue() -> Catalogue:
 def ensure_prompts(
     speech: SpeechSettings, sounds_dir: Path | None, *, progress: bool = False
 ) -> BuildResult:
-    """Build the catalogue into the cache and, if given, install it into ``sounds_dir``."""
+    """Build the catalogue into the cache and, if given, install it into ``sounds_dir``.
+
+    The cache is shared by every process on the machine (``make test`` runs two), so the
+    build is locked: on a cold cache a second process waits about 25 s for the first to
+    synthesize the catalogue, then finds it all cached, instead of synthesizing it again
+    on the same two cores.
+    """
     catalogue = checked_catalogue()
     out = speech.prompts_build_dir / "watchline"
-    result = build_prompts(catalogue, out, engine_chain(speech), progress=progress)
-    if sounds_dir is not None:
-        install_prompts(out, sounds_dir)
+    with exclusive(speech.prompts_build_dir / "build.lock"):
+        result = build_prompts(catalogue, out, engine_chain(speech), progress=progress)
+        if sounds_dir is not None:
+            install_prompts(out, sounds_dir)
     return result
