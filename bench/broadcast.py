@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/broadcast.py        (make bench-broadcast)
 
-One private Asterisk sandbox, three passes:
+One private Asterisk sandbox, four passes:
 
 1. **controller**: ``ivr serve`` (its own process) runs a 200-member campaign at 20 calls in
    flight. Members are Local channels in ``watchline-bench`` that answer and hang up after
@@ -10,7 +10,10 @@ One private Asterisk sandbox, three passes:
    dialogue, and settling each outcome.
 2. **call files** (baseline, same run): the same 200 calls as Asterisk call files, kept 20
    in flight, each playing the same bulletin to the same 3-second member.
-3. **100k**: a 100,000-member campaign. Measures the time from "start" to the first call,
+3. **minimal ARI app** (second baseline, same run; ``bench/ari_baseline.py``): the same 200
+   calls rung straight into Stasis by an app that only plays the bulletin. It shows what
+   going through Stasis costs at all, apart from what the controller adds.
+4. **100k**: a 100,000-member campaign. Measures the time from "start" to the first call,
    and the controller's peak memory after its first 500 calls (then it is cancelled).
 
 Calls per minute are counted from AMI: the first new channel to the last hang-up of the
@@ -37,6 +40,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.ari_baseline import ring_all
 from bench.harness import cpu_seconds, peak_rss_mb, serve_config, start_serve
 from ivr.ami.client import AmiClient
 from ivr.ami.messages import Event
@@ -279,6 +283,21 @@ async def callfile_pass(info: SandboxInfo, watcher: Watcher, bulletin_uri: str) 
     }
 
 
+async def minimal_ari_pass(
+    info: SandboxInfo, watcher: Watcher, bulletin_uri: str
+) -> dict[str, float]:
+    """The same campaign rung by the least an ARI app can do (bench/ari_baseline.py)."""
+    watcher.reset()
+    await ring_all(info, bulletin_uri, calls=CALLS, concurrency=CONCURRENCY)
+    await watcher.until(ends=CALLS)
+    return {
+        "calls": CALLS,
+        "calls_per_min": watcher.log.rate_per_min(CALLS),
+        "mean_call_s": watcher.log.mean_duration(),
+        **_first_audio(watcher.log),
+    }
+
+
 def _first_audio(log: CallLog) -> dict[str, float]:
     mean, p90 = log.first_audio_ms()
     return {"first_audio_ms": mean, "first_audio_p90_ms": p90}
@@ -309,7 +328,11 @@ async def main() -> dict[str, float]:
                         f"[bold]2.[/] call files: {CALLS} calls at {CONCURRENCY} in flight"
                     )
                     theirs = await callfile_pass(info, watcher, "sound:watchline/bulletins/1")
-                    console.print(f"[bold]3.[/] controller: {BIG} members, first {BIG_CALLS} calls")
+                    console.print(
+                        f"[bold]3.[/] minimal ARI app: {CALLS} calls at {CONCURRENCY} in flight"
+                    )
+                    minimal = await minimal_ari_pass(info, watcher, "sound:watchline/bulletins/1")
+                    console.print(f"[bold]4.[/] controller: {BIG} members, first {BIG_CALLS} calls")
                     big = await controller_pass(info, watcher, work / "big", BIG, BIG_CALLS)
                 finally:
                     watching.cancel()
@@ -319,7 +342,11 @@ async def main() -> dict[str, float]:
                "CPU ms/call", "peak RSS MB")  # fmt: skip
     for col in columns:
         table.add_column(col)
-    for name, row in (("controller", ours), ("call files", theirs), ("controller 100k", big)):
+    passes = (
+        ("controller", ours), ("call files", theirs), ("minimal ARI app", minimal),
+        ("controller 100k", big),
+    )  # fmt: skip
+    for name, row in passes:
         table.add_row(
             name,
             f"{row['calls']:.0f}",
@@ -344,6 +371,10 @@ async def main() -> dict[str, float]:
         # at once; the controller plays once StasisStart has reached it (bench/RESULTS.md)
         "first_audio_ms": round(ours["first_audio_ms"], 1),
         "first_audio_ms_callfiles": round(theirs["first_audio_ms"], 1),
+        # the controller against an app that only plays through Stasis (bench/ari_baseline.py)
+        "vs_minimal_ari": round(ours["calls_per_min"] / minimal["calls_per_min"], 3),
+        "minimal_ari_per_min": round(minimal["calls_per_min"], 1),
+        "first_audio_ms_minimal_ari": round(minimal["first_audio_ms"], 1),
     }
 
 
