@@ -196,6 +196,8 @@ class RigCall(pj.Call):  # type: ignore[misc]
         self._waiting_for_media: list[Step] = []
         self._players: list[pj.AudioMediaPlayer] = []
         self._recorder: pj.AudioMediaRecorder | None = None
+        #: the receive jitter buffer's counters, read as the audio stream ends
+        self.jitter_buffer: dict[str, int] = {}
         self._later(MAX_CALL_S, self.hang_up)
 
     # ---- ringing -------------------------------------------------------------------------
@@ -262,6 +264,21 @@ class RigCall(pj.Call):  # type: ignore[misc]
                 for step in waiting:
                     self.ctx.loop.call_soon(self._run, step)
                 return
+
+    @guarded
+    def onStreamDestroyed(self, prm: pj.OnStreamDestroyedParam) -> None:
+        # What the phone heard depends on this: "empty" counts frames the buffer had
+        # none for (concealed, so a word may stutter), "discard" frames it dropped.
+        jb = self.getStreamStat(prm.streamIdx).jbuf
+        self.jitter_buffer = {
+            "empty": jb.empty,
+            "discard": jb.discard,
+            "lost": jb.lost,
+            "prefetch_frames": jb.prefetch,
+            "avg_delay_ms": jb.avgDelayMsec,
+            "max_delay_ms": jb.maxDelayMsec,
+        }
+        log.info("call %s: jitter buffer %s", self.call_id, self.jitter_buffer)
 
     @guarded
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:
@@ -365,6 +382,7 @@ class RigCall(pj.Call):  # type: ignore[misc]
             digits_sent=self.digits_sent,
             digits_received=self.digits_received,
             remote_uri=self.remote_uri,
+            jitter_buffer=self.jitter_buffer,
             **ended,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +32,9 @@ class CallResult:
     digits_received: str
     recording: Path | None
     remote_uri: str
+    #: the receive jitter buffer's counters at the end (``empty``: frames concealed for
+    #: want of audio; ``discard``: frames dropped); empty if the call had no audio
+    jitter_buffer: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_event(cls, fields: dict[str, Any]) -> CallResult:
@@ -51,6 +54,9 @@ class CallResult:
                 digits_received=str(fields["digits_received"]),
                 recording=Path(recording) if recording else None,
                 remote_uri=str(fields["remote_uri"]),
+                jitter_buffer={
+                    str(k): int(v) for k, v in dict(fields.get("jitter_buffer") or {}).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ProtocolError(f"bad call_ended event {fields!r}: {e!r}") from None

@@ -51,6 +51,9 @@ class DemoReport:
     urgent: bool
     #: the staff API's JSON for the report
     record: dict[str, Any]
+    #: the phone's receive jitter buffer at the end of the call (frames concealed or
+    #: dropped there would explain a misheard reading)
+    jitter_buffer: dict[str, int]
 
     @property
     def reference_heard_correctly(self) -> bool:
@@ -107,7 +110,7 @@ async def phone_report(
     plan = plan_report_call(caller, times, record_to=recording)
     async with db.session() as session:
         before = await session.scalar(select(Report.id).order_by(Report.id.desc()).limit(1)) or 0
-    await fleet.call(phone, "101", plan.script, timeout_s=timeout_s)
+    call = await fleet.call(phone, "101", plan.script, timeout_s=timeout_s)
     report = await _complete(db, endpoint.number, after_id=before, timeout_s=timeout_s)
     heard = await asyncio.to_thread(_hear, recording)
     record = await report_json(db, report.reference)
@@ -121,6 +124,7 @@ async def phone_report(
         description=record["description"],
         urgent=report.urgent,
         record=record,
+        jitter_buffer=call.jitter_buffer,
     )
 
 

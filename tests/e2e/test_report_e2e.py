@@ -75,6 +75,7 @@ async def test_a_spoken_report_reaches_staff_with_its_transcripts_and_reference(
         assert 0 < answer["transcript"]["confidence"] <= 1
     # the phone heard the stored reference, read twice (star asked for it again); each
     # reading is transcribed on its own, and the one that passes the check digits counts
-    assert result.heard_reference == result.reference, (result.heard_readings, result.heard_text)
+    heard = (result.heard_readings, result.jitter_buffer, result.heard_text)
+    assert result.heard_reference == result.reference, heard
     assert refs.is_valid(result.reference)
     assert len(result.heard_readings) == 2, result.heard_text

@@ -97,6 +97,9 @@ def test_call_result_reads_a_call_ended_event() -> None:
     assert result.recording == Path("/tmp/bob.wav")
     assert (result.answered, result.ended_by, result.digits_received) == (True, "remote", "12#")
     assert result.to_json_dict()["recording"] == "/tmp/bob.wav"
+    assert result.jitter_buffer == {}  # an event from before the counters were sent
+    counted = CallResult.from_event({**fields, "jitter_buffer": {"empty": 3, "discard": 0}})
+    assert counted.jitter_buffer == {"empty": 3, "discard": 0}
     with pytest.raises(ProtocolError):
         CallResult.from_event({"call_id": "x"})
 
