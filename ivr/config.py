@@ -71,6 +71,11 @@ class SandboxSettings(_Section):
     test_endpoints: int = 64
     #: "auto" uses a native Asterisk 20+ when installed, else the sid root.
     runtime: Literal["auto", "native", "sidroot"] = "auto"
+    #: Asterisk's nice value when we may raise priority (running as root; else it runs at
+    #: ours). Call audio is paced by a 20 ms timer whose missed ticks are not made up: on
+    #: two busy cores (speech recognition, the tests' own work) a prompt played at normal
+    #: priority stretched from 0.8 to 3.5 s, and a scripted caller fell out of step.
+    asterisk_nice: int = -5
 
 
 class SpeechSettings(_Section):

@@ -46,6 +46,11 @@ from sip_test_rig.wavfile import check_playable, write_tone_wav
 log = logging.getLogger("sip_test_rig.worker")
 
 PUMP_INTERVAL_S = 0.01
+#: The worker's nice value when it may raise priority (as root), taken before pjsua starts
+#: its media threads so that they have it too. Like a real phone's, the rig's audio must
+#: keep time on a busy machine: a media clock that falls behind conceals or drops frames,
+#: and a test then hears a stutter that the controller never sent.
+RIG_NICE = int(os.environ.get("WATCHLINE_RIG_NICE", "-5"))
 #: How long shutdown waits for hung-up calls to report DISCONNECTED.
 HANGUP_GRACE_S = 3.0
 
@@ -273,6 +278,15 @@ def _protocol_stdout() -> IO[bytes]:
     return out
 
 
+def _take_priority(nice: int) -> None:
+    if nice < 0 and os.geteuid() != 0:
+        return  # only root may raise it; run at the parent's priority
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, nice)
+    except OSError as e:
+        logging.getLogger(__name__).warning("rig worker keeps its priority: %s", e)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sip_test_rig.worker", description=__doc__)
     parser.add_argument("--workdir", type=Path, help="folder for the worker's temporary files")
@@ -281,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s"
     )
+    _take_priority(RIG_NICE)
     return asyncio.run(run(out, args.workdir))
 
 

@@ -66,15 +66,27 @@ def command(runtime: AsteriskRuntime, instance_dir: Path) -> tuple[list[str], di
     ], env
 
 
+def with_priority(cmd: list[str], nice: int) -> list[str]:
+    """``cmd`` run at ``nice`` through nice(1), so that every thread Asterisk starts has it.
+
+    Only root may go below 0; anyone else gets ``cmd`` as it is, at their own priority.
+    """
+    if nice == 0 or (nice < 0 and os.geteuid() != 0):
+        return cmd
+    return ["nice", "-n", str(nice), *cmd]
+
+
 def spawn(
     runtime: AsteriskRuntime,
     instance_dir: Path,
     pass_fds: tuple[int, ...],
     *,
     detached: bool = False,
+    nice: int = 0,
 ) -> subprocess.Popen[bytes]:
     """Start Asterisk in the foreground mode (``-f``) as our child; stdout goes to a log."""
     cmd, extra_env = command(runtime, instance_dir)
+    cmd = with_priority(cmd, nice)
     out = (instance_dir / "log" / "console.log").open("ab")
     env = {**os.environ, **extra_env}
     try:

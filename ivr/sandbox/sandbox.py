@@ -186,7 +186,12 @@ class AsteriskSandbox:
         assert self._lease is not None
         started = time.monotonic()
         try:
-            self._proc = spawn(self.runtime, self.instance_dir, (self._lease.fd,))
+            self._proc = spawn(
+                self.runtime,
+                self.instance_dir,
+                (self._lease.fd,),
+                nice=self.settings.asterisk_nice,
+            )
         except OSError as e:
             raise BootError("spawn", str(e), info.log_file) from e
         self._registry.record(

@@ -14,6 +14,7 @@ import pytest
 
 from sip_test_rig import Fleet, PhoneScript, ScriptError, WorkerFailed
 from sip_test_rig.wavfile import wav_is_complete
+from sip_test_rig.worker import RIG_NICE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -35,6 +36,19 @@ async def test_phones_fill_workers_up_to_the_limit_then_start_new_ones() -> None
         assert all(p.uri.startswith(f"sip:{p.username}@127.0.0.1:") for p in phones)
         with pytest.raises(ScriptError, match="already"):
             await fleet.add_phone("p0")
+
+
+async def test_a_worker_runs_its_media_threads_at_the_raised_priority() -> None:
+    """A rig phone's audio keeps time on a busy machine: as root, every thread of a worker
+    (pjsua's media clock and RTP threads among them) has the rig's nice value."""
+    async with Fleet() as fleet:
+        await fleet.add_phone("nice-probe")
+        (pid,) = fleet.worker_pids
+        nices = set()
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            nices.add(int(stat.read_text().rpartition(")")[2].split()[16]))
+    expected = RIG_NICE if os.geteuid() == 0 else os.getpriority(os.PRIO_PROCESS, 0)
+    assert RIG_NICE == -5 and nices == {expected}, nices
 
 
 async def test_workers_stop_cleanly_even_when_the_test_body_raises() -> None:
