@@ -33,7 +33,9 @@ class CallResult:
     recording: Path | None
     remote_uri: str
     #: the receive jitter buffer's counters at the end (``empty``: frames concealed for
-    #: want of audio; ``discard``: frames dropped); empty if the call had no audio
+    #: want of audio; ``discard``: frames dropped); empty if the call had no audio. They
+    #: mean something only where the phone listened (recorded): otherwise nothing reads
+    #: the buffer, and every frame counts as discarded
     jitter_buffer: dict[str, int] = field(default_factory=dict)
 
     @classmethod
