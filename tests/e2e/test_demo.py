@@ -20,7 +20,7 @@ import pytest
 
 from ivr.demo.broadcast_act import GROUP
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.solo]
 
 #: The demo takes about 3.5 minutes warm; the bound is for a cold prompt cache.
 DEMO_TIMEOUT_S = 900

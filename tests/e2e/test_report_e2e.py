@@ -28,7 +28,7 @@ from ivr.speech.wer import corpus_wer
 from sip_test_rig.fleet import Fleet
 from tests.conftest import EndpointPool
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.solo]
 
 WHERE = "Outside the library on Mill Lane."
 WHAT = "Someone has sprayed graffiti all over the bus shelter and smashed one of the windows."
