@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -56,6 +57,10 @@ async def run_demo(settings: Settings, console: Console) -> bool:
                     except Exception as e:  # an act's failure is reported, not a crash
                         log.exception("demo act %s failed", act.__name__)
                         ctx.record(act.__name__, False, f"{type(e).__name__}: {e}")
+            if not all(ok for _, ok, _ in ctx.summary):
+                # The work dir goes with the demo; what explains a failed act must not.
+                kept = keep_logs(info.log_file, work / "rig", ctx.out_dir / "logs")
+                console.print(f"  logs of this run kept in {kept}")
     table = Table(title=f"Demo summary ({time.monotonic() - started:.0f} s)")
     table.add_column("act")
     table.add_column("result")
@@ -64,6 +69,17 @@ async def run_demo(settings: Settings, console: Console) -> bool:
         table.add_row(act_name, "[green]ok[/]" if ok else "[red]FAILED[/]", detail)
     console.print(table)
     return all(ok for _, ok, _ in ctx.summary)
+
+
+def keep_logs(asterisk_log: Path, rig_dir: Path, to: Path) -> Path:
+    """Copy Asterisk's full log and the rig workers' logs to ``to`` (replacing older ones)."""
+    shutil.rmtree(to, ignore_errors=True)
+    to.mkdir(parents=True)
+    if asterisk_log.exists():
+        shutil.copyfile(asterisk_log, to / "asterisk-full.log")
+    for worker_log in sorted(rig_dir.glob("worker-*.log")):
+        shutil.copyfile(worker_log, to / f"rig-{worker_log.name}")
+    return to
 
 
 def main(settings: Settings) -> int:
