@@ -15,6 +15,7 @@ import pytest
 from sip_test_rig import Fleet, PhoneScript, ScriptError, WorkerFailed
 from sip_test_rig.wavfile import wav_is_complete
 from sip_test_rig.worker import RIG_NICE
+from tests.procs import thread_nices
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -44,9 +45,7 @@ async def test_a_worker_runs_its_media_threads_at_the_raised_priority() -> None:
     async with Fleet() as fleet:
         await fleet.add_phone("nice-probe")
         (pid,) = fleet.worker_pids
-        nices = set()
-        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-            nices.add(int(stat.read_text().rpartition(")")[2].split()[16]))
+        nices = thread_nices(pid)
     expected = RIG_NICE if os.geteuid() == 0 else os.getpriority(os.PRIO_PROCESS, 0)
     assert RIG_NICE == -5 and nices == {expected}, nices
 

@@ -21,6 +21,7 @@ from ivr.sandbox import AsteriskSandbox, SandboxInfo
 from ivr.sandbox.process import pid_alive
 from ivr.sandbox.render import DIALPLANS_DIR
 from ivr.sandbox.runtime import provision_sidroot
+from tests.procs import thread_nices
 
 pytestmark = pytest.mark.integration
 
@@ -49,15 +50,6 @@ async def test_sandbox_boots_a_real_asterisk_22(asterisk_sandbox: AsteriskSandbo
     assert re.search(r"Asterisk 2[2-9]\.", version), version
 
 
-def _thread_nices(pid: int) -> set[int]:
-    """The nice value of every thread of ``pid`` (field 19 of /proc/<pid>/task/<tid>/stat)."""
-    nices = set()
-    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
-        fields = stat.read_text().rpartition(")")[2].split()
-        nices.add(int(fields[16]))
-    return nices
-
-
 async def test_asterisk_runs_every_thread_at_the_raised_priority(
     asterisk_sandbox: AsteriskSandbox,
 ) -> None:
@@ -68,7 +60,7 @@ async def test_asterisk_runs_every_thread_at_the_raised_priority(
     raised = asterisk_sandbox.settings.asterisk_nice
     assert raised == -5
     ours = os.getpriority(os.PRIO_PROCESS, 0)
-    assert _thread_nices(pid) == {raised if os.geteuid() == 0 else ours}
+    assert thread_nices(pid) == {raised if os.geteuid() == 0 else ours}
 
 
 async def test_every_listener_is_on_loopback(asterisk_sandbox: AsteriskSandbox) -> None:
